@@ -1,0 +1,183 @@
+"""Theorem 1's construction: direction, projections, knots, solve -> :class:`Network`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .biases import place
+from .directions import DIRECTIONS, RANDOM_DIRECTIONS
+from .errors import HarnessError
+from .formats import Format, get_format
+from .network import Network
+from .solvers import SOLVERS
+from .validation import as_inputs, as_labels, check_cast
+
+__all__ = ["construct", "resolve_direction", "rng_for", "DEFAULT_MAX_RETRIES"]
+
+#: Fresh random directions tried after a collision before giving up. A Gaussian
+#: direction collides only through rounding; 8 more tries fail only when the
+#: format is far too coarse for n, which the error then says.
+DEFAULT_MAX_RETRIES = 8
+
+_STREAMS = {"direction": 1, "bias": 2, "solve": 3, "data": 4, "labels": 5, "sample": 6}
+
+
+def rng_for(seed: int, stream: str, attempt: int = 0) -> np.random.Generator:
+    """Independent, reproducible generator for one use of the seed (numpy SeedSequence)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), _STREAMS[stream], int(attempt)]))
+
+
+def solve_seed(seed: int) -> int:
+    """Seed of the stochastic-rounding streams used by kernels for this construction."""
+    return int(rng_for(seed, "solve").integers(0, 2**63 - 1))
+
+
+def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt: int = 0):
+    """(name, a) for a strategy name or an explicit vector (a rounded to ``fmt``)."""
+    if isinstance(direction, str):
+        entry = DIRECTIONS.get(direction)
+        a = entry.func(Xf, fmt, rng_for(seed, "direction", attempt), entry.param)
+        return entry.name, np.ascontiguousarray(a, dtype=np.float64)
+    a = np.asarray(direction, dtype=np.float64).ravel()
+    if a.size != Xf.shape[1]:
+        raise HarnessError(f"explicit direction has {a.size} entries but X has d = {Xf.shape[1]}")
+    if not np.all(np.isfinite(a)):
+        raise HarnessError("explicit direction has non-finite entries")
+    af = fmt.cast(a)
+    check_cast(a, af, "direction", fmt)
+    return "explicit", af
+
+
+def _sort_and_dedupe(z, Xf, X, Y):
+    """Sort projections; merge duplicate points; find collisions.
+
+    Returns (order, keep mask over sorted positions, merged pairs, collision or None).
+    Duplicate points (identical rows in the format) have equal projections under
+    every direction, so they are found among equal neighbours after sorting.
+    """
+    order = np.argsort(z, kind="stable")
+    zs = z[order]
+    keep = np.ones(z.size, dtype=bool)
+    merged = []
+    collision = None
+    eq = np.flatnonzero(zs[1:] == zs[:-1])
+    if eq.size == 0:
+        return order, keep, merged, None
+    # runs of equal projections: [start, end)
+    starts = eq[np.r_[True, np.diff(eq) > 1]]
+    for s in starts:
+        e = s + 1
+        while e < zs.size and zs[e] == zs[s]:
+            e += 1
+        rows = sorted(order[s:e].tolist())
+        firsts = {}
+        for r in rows:
+            key = Xf[r].tobytes()
+            if key in firsts:
+                r0 = firsts[key]
+                if not np.array_equal(Y[r], Y[r0]):
+                    note = "" if np.array_equal(X[r], X[r0]) else " after rounding to the format"
+                    raise HarnessError(f"rows {r0} and {r} are the same point{note} with different labels "
+                                       f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
+                merged.append((r, r0))
+            else:
+                firsts[key] = r
+        for pos in range(s, e):
+            if order[pos] not in firsts.values():
+                keep[pos] = False
+        if len(firsts) > 1 and collision is None:
+            r0, r1 = sorted(firsts.values())[:2]
+            collision = (r0, r1, float(zs[s]))
+    return order, keep, merged, collision
+
+
+def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", solver="recurrence",
+              seed: int = 0, first_offset: float | None = None, rounding: str = "nearest",
+              max_retries: int = DEFAULT_MAX_RETRIES) -> Network:
+    """Build Theorem 1's network for points X (n, d) and labels y (n,) or (n, k).
+
+    Parameters
+    ----------
+    X, y : array_like
+        Distinct points and their labels. Duplicate points with equal labels are
+        merged (recorded in ``Network.merged``); with different labels it is an error.
+    direction : str or array_like
+        ``ones``, ``gaussian``, ``best-of:K`` or an explicit vector of length d.
+    bias : str or array_like
+        ``midpoint``, ``left``, ``fraction:theta``, ``random`` or explicit knots
+        (sorted order, validated to interleave).
+    fmt : str
+        Working format (see ``harness.formats``); X, y and a are rounded to it once,
+        then every operation of projection, knot placement and solve is done in it.
+    solver : str
+        ``recurrence``, ``backsub``, ``lapack`` or ``exact``.
+    seed : int
+        Seeds every random choice (direction, random knots, stochastic rounding).
+    first_offset : float, optional
+        ``z_(1) - b_1``; default the mean gap (see :mod:`harness.biases`).
+    rounding : {"nearest", "stochastic"}
+    max_retries : int
+        Fresh directions tried after a collision (random directions only).
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    HarnessError
+        For every bad input, naming the row, value or option.
+
+    Examples
+    --------
+    >>> import numpy as np, harness
+    >>> X = np.array([[0.2, 0.3], [0.5, 0.7], [0.3, 0.1]])
+    >>> net = harness.construct(X, [1.0, 0.0, 1.0])
+    >>> net.n_params, net.forward(X).round(12).tolist()
+    (8, [1.0, 0.0, 1.0])
+    """
+    from .kernels import project
+
+    fmt_obj = get_format(fmt)
+    F = fmt_obj.kernel_spec(rounding)
+    solver_entry = SOLVERS.get(solver)
+    Xc = as_inputs(X)
+    Y, one_d = as_labels(y, Xc.shape[0])
+    Xf = fmt_obj.cast(Xc)
+    check_cast(Xc, Xf, "X", fmt_obj)
+    Yf = fmt_obj.cast(Y)
+    check_cast(Y, Yf, "y", fmt_obj)
+    kseed = solve_seed(seed)
+
+    retry = isinstance(direction, str) and direction.split(":")[0] in RANDOM_DIRECTIONS
+    tries = 1 + (int(max_retries) if retry else 0)
+    for attempt in range(tries):
+        dname, a = resolve_direction(Xf, direction, fmt_obj, seed, attempt)
+        z = project(Xf, a, F, kseed)
+        bad = np.flatnonzero(~np.isfinite(z))
+        if bad.size:
+            r = int(bad[0])
+            raise HarnessError(f"projection <a, x> of row {r} overflows {fmt_obj.name} "
+                               f"(direction {dname}); rescale the data")
+        order, keep, merged, collision = _sort_and_dedupe(z, Xf, Xc, Y)
+        if collision is None:
+            break
+    else:
+        r0, r1, zval = collision
+        what = f"after {tries} directions" if tries > 1 else f"(direction {dname})"
+        raise HarnessError(f"rows {r0} and {r1} are distinct points whose projections collide in "
+                           f"{fmt_obj.name}: <a, x> = {zval!r} for both {what}, a = "
+                           f"{np.array2string(a[:6], precision=4)}{' ...' if a.size > 6 else ''}; "
+                           "use another direction (e.g. gaussian or best-of:K) or a wider format")
+
+    order = order[keep]
+    zs = np.ascontiguousarray(z[order])
+    b, moved = place(bias, zs, fmt_obj, rng_for(seed, "bias"), first_offset)
+    bias_name = bias if isinstance(bias, str) else "explicit"
+    W = solver_entry.func(zs, np.ascontiguousarray(b), np.ascontiguousarray(Yf[order]), fmt_obj, F, kseed)
+    return Network(
+        a=a, b=b, w=W[:, 0] if one_d else W, z=zs, order=order, fmt=fmt_obj.name,
+        direction=dname, bias=bias_name, solver=solver_entry.name, rounding=rounding,
+        seed=int(seed), first_offset=first_offset, merged=tuple(sorted(merged)),
+        attempts=attempt + 1, moved_biases=moved, n_input=Xc.shape[0],
+    )

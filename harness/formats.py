@@ -1,0 +1,168 @@
+"""Floating-point formats: their parameters as data, and casts into them.
+
+================  ====  ======  =====  ================  ==========================
+name              p     emin    emax   largest finite    how
+================  ====  ======  =====  ================  ==========================
+float64           53    -1022   1023   1.8e308           native
+float32           24    -126    127    3.4e38            native (float32 cast)
+tf32              11    -126    127    3.4e38            emulated (float32's range)
+bfloat16          8     -126    127    3.39e38           emulated
+float16           11    -14     15     65504             emulated
+float8_e4m3       4     -6      8      448               emulated, OCP E4M3: no inf,
+                                                         overflow gives NaN (the
+                                                         format ml_dtypes calls
+                                                         ``float8_e4m3fn``)
+float8_e5m2       3     -14     15     57344             emulated, IEEE-style
+================  ====  ======  =====  ================  ==========================
+
+All formats keep subnormals (gradual underflow). Emulated formats are computed by
+per-operation correct rounding (see :mod:`harness.rounding`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import HarnessError
+from .registry import Registry
+
+__all__ = ["Format", "FORMATS", "get_format", "ROUNDING_MODES"]
+
+#: Rounding modes for arithmetic (casts of inputs and weights always round to nearest).
+ROUNDING_MODES = ("nearest", "stochastic")
+
+
+@dataclass(frozen=True)
+class Format:
+    """A binary floating-point format.
+
+    Attributes
+    ----------
+    name : str
+    p : int
+        Precision in bits, implicit leading bit included.
+    emin, emax : int
+        Exponents of the smallest and largest normal binades.
+    max_finite : float
+        Largest finite value.
+    overflow : {"inf", "nan"}
+        What a result beyond ``max_finite`` becomes.
+    storage : str
+        dtype used to hand values to users (numpy name or ``ml_dtypes`` name).
+    ml_dtype : str or None
+        The ``ml_dtypes`` type our rounding is checked against bit for bit.
+    native : bool
+        Whether numpy/BLAS compute in it directly (the ``dense`` evaluator needs this).
+    """
+
+    name: str
+    p: int
+    emin: int
+    emax: int
+    max_finite: float
+    overflow: str
+    storage: str
+    ml_dtype: str | None
+    native: bool
+
+    @property
+    def u(self) -> float:
+        """Unit roundoff 2**-p (round to nearest)."""
+        return math.ldexp(1.0, -self.p)
+
+    @property
+    def tiny(self) -> float:
+        """Smallest positive normal value."""
+        return math.ldexp(1.0, self.emin)
+
+    @property
+    def smallest_subnormal(self) -> float:
+        return math.ldexp(1.0, self.emin - self.p + 1)
+
+    def kernel_spec(self, rounding: str = "nearest") -> tuple:
+        """The tuple ``F`` the Numba kernels take (see :mod:`harness.rounding`)."""
+        if rounding not in ROUNDING_MODES:
+            raise HarnessError(f"unknown rounding {rounding!r}; valid: {', '.join(ROUNDING_MODES)}")
+        sr = 1 if rounding == "stochastic" else 0
+        if sr and self.name == "float64":
+            # Stochastic rounding needs the exact result, and float64 is our widest carrier.
+            raise HarnessError("stochastic rounding is not available for float64 "
+                               "(it needs a wider carrier than float64); use it with float32 or narrower")
+        kind = {"float64": 0, "float32": 1}.get(self.name, 3 if self.overflow == "nan" else 2)
+        return (int(kind), int(self.p), int(self.emin), float(self.max_finite), int(sr))
+
+    def storage_dtype(self) -> np.dtype:
+        """The numpy dtype whose values are exactly this format's (tf32 lives in float32)."""
+        if self.storage.startswith("ml_dtypes."):
+            import ml_dtypes
+
+            return np.dtype(getattr(ml_dtypes, self.storage.split(".", 1)[1]))
+        return np.dtype(self.storage)
+
+    def to_storage(self, carrier: np.ndarray) -> np.ndarray:
+        """Float64 carrier values already in this format -> the storage dtype (exact)."""
+        return np.asarray(carrier, dtype=np.float64).astype(self.storage_dtype())
+
+    def cast(self, x, rounding_seed: int = 0) -> np.ndarray:
+        """Round an array once to this format (nearest-even); returns float64 carrier values."""
+        from .rounding import round_array
+
+        arr = np.ascontiguousarray(x, dtype=np.float64)
+        return round_array(arr, self.kernel_spec("nearest"), rounding_seed)
+
+
+    def next_down(self, x) -> np.ndarray:
+        """Largest value of this format strictly below each element of x (x in the format)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.name == "float64":
+            return np.nextafter(x, -np.inf)
+        ax = np.abs(x)
+        mant, ex = np.frexp(ax)
+        e = np.maximum(ex - 1, self.emin)
+        q = np.ldexp(1.0, e - self.p + 1)  # spacing in |x|'s binade
+        # Just above a power of two (normal range) the spacing below is half as wide.
+        q_below = np.where((mant == 0.5) & (ex - 1 > self.emin), q / 2, q)
+        out = np.where(x > 0, x - q_below, x - q)
+        return np.where(x == 0, -self.smallest_subnormal, out)
+
+
+def _max_finite(p: int, emax: int) -> float:
+    return math.ldexp(2.0 - math.ldexp(1.0, 1 - p), emax)
+
+
+FORMATS = Registry("format")
+
+
+def _add(fmt: Format, doc: str) -> None:
+    def factory(_fmt=fmt):
+        return _fmt
+
+    factory.__doc__ = doc
+    FORMATS.register(fmt.name)(factory)
+
+
+_add(Format("float64", 53, -1022, 1023, _max_finite(53, 1023), "inf", "float64", None, True),
+     "IEEE double (native)")
+_add(Format("float32", 24, -126, 127, _max_finite(24, 127), "inf", "float32", None, True),
+     "IEEE single (native)")
+_add(Format("tf32", 11, -126, 127, _max_finite(11, 127), "inf", "float32", None, False),
+     "TensorFloat-32: float32 range, 11-bit precision (emulated)")
+_add(Format("bfloat16", 8, -126, 127, _max_finite(8, 127), "inf", "ml_dtypes.bfloat16", "bfloat16", False),
+     "bfloat16 (emulated)")
+_add(Format("float16", 11, -14, 15, _max_finite(11, 15), "inf", "float16", "float16", False),
+     "IEEE half (emulated: Numba's CPU target has no float16)")
+# OCP E4M3 gives up infinities and the all-ones mantissa at the top binade: 448, not 480.
+_add(Format("float8_e4m3", 4, -6, 8, 448.0, "nan", "ml_dtypes.float8_e4m3fn", "float8_e4m3fn", False),
+     "OCP FP8 E4M3 (no inf; overflow -> NaN; emulated)")
+_add(Format("float8_e5m2", 3, -14, 15, _max_finite(3, 15), "inf", "ml_dtypes.float8_e5m2", "float8_e5m2", False),
+     "OCP FP8 E5M2 (IEEE-style; emulated)")
+
+
+def get_format(name) -> Format:
+    """Look up a format by name (a :class:`Format` passes through)."""
+    if isinstance(name, Format):
+        return name
+    return FORMATS.get(name).func()
