@@ -1,0 +1,156 @@
+"""Numba kernels against their plain-Python twins and an exact-rational emulation."""
+
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import harness
+from harness import kernels
+from harness.bounds import solve_error_bound
+from harness.exact import round_fraction
+from harness.formats import FORMATS, get_format
+
+ALL_FORMATS = FORMATS.names()
+
+
+def _system(n, fmt, seed=0, k=1):
+    rng = np.random.default_rng(seed)
+    z = np.sort(fmt.cast(rng.random(n) * 4 - 2))
+    z = np.unique(z)
+    n = z.size
+    b = np.concatenate([[fmt.cast(np.array([z[0] - 0.25]))[0]], fmt.cast(z[:-1] + fmt.cast((z[1:] - z[:-1]) * 0.5))])
+    b = np.where(b >= z, fmt.next_down(z), b)
+    Y = fmt.cast(rng.integers(-3, 4, (n, k)).astype(np.float64))
+    return z, b, Y
+
+
+def _same(a, b, what):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ok = (a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))
+    assert ok.all(), f"{what}: {np.count_nonzero(~ok)} values differ, first {a[~ok][:3]} vs {b[~ok][:3]}"
+
+
+def test_kernels_match_their_plain_python_twins(tmp_path):
+    """Every kernel, every format and rounding mode, bit for bit against the same code
+    run as plain Python (NUMBA_DISABLE_JIT=1 in a subprocess: CPython floats, libm)."""
+    cases, jit = {}, {}
+    for name in ALL_FORMATS:
+        for rounding in ("nearest", "stochastic"):
+            if rounding == "stochastic" and name == "float64":
+                continue  # no stochastic rounding in float64 (no wider carrier)
+            fmt = get_format(name)
+            F = fmt.kernel_spec(rounding)
+            z, b, Y = _system(12, fmt, k=2)
+            rng = np.random.default_rng(1)
+            X = fmt.cast(rng.standard_normal((9, 3)))
+            a = fmt.cast(np.array([0.5, -1.25, 2.0]))
+            Xz = np.ascontiguousarray(np.column_stack([z, np.zeros_like(z), np.zeros_like(z)]))
+            X = np.ascontiguousarray(np.vstack([X, Xz]))
+            a = np.array([1.0, a[1], a[2]])
+            key = f"{name}-{rounding}"
+            for nm, v in dict(z=z, b=b, Y=Y, X=X, a=a, F=np.array(F, dtype=object).astype(np.float64)).items():
+                cases[f"{key}|{nm}"] = v
+            jit[f"{key}|rec"] = kernels.solve_recurrence(z, b, Y, F, 7)
+            W = kernels.solve_backsub(z, b, Y, F, 7)
+            jit[f"{key}|back"] = W
+            jit[f"{key}|seq"] = kernels.eval_sequential(X, a, b, W, F, 3)
+            jit[f"{key}|comp"] = kernels.eval_compensated(X, a, b, W, F, 3)
+            S, T = kernels.prefix_sums(b, W, F, 3)
+            jit[f"{key}|pre"] = kernels.eval_prefix(X, a, b, S, T, F, 3)
+            jit[f"{key}|proj"] = kernels.project(X, a, F, 5)
+    np.savez(tmp_path / "in.npz", **cases)
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    subprocess.run([sys.executable, str(Path(__file__).with_name("_python_twin.py")),
+                    str(tmp_path / "in.npz"), str(tmp_path / "out.npz")], check=True, env=env)
+    with np.load(tmp_path / "out.npz") as twin:
+        assert sorted(twin.files) == sorted(jit)
+        for key in jit:
+            _same(jit[key], twin[key], key)
+
+
+def _recurrence_by_fractions(z, b, y, fmt):
+    """The recurrence's exact operation order, each op done exactly then rounded once."""
+    R = lambda q: Fraction(round_fraction(q, fmt))  # noqa: E731
+    S = T = Fraction(0)
+    out = []
+    for zi, bi, yi in zip(map(Fraction, z), map(Fraction, b), map(Fraction, y)):
+        num = R(R(yi - R(zi * S)) + T)
+        w = R(num / R(zi - bi))
+        out.append(float(w))
+        S = R(S + w)
+        T = R(T + R(w * bi))
+    return out
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_recurrence_equals_exact_rational_emulation(name):
+    """An independent twin: no float arithmetic at all, only exact rationals + round_fraction."""
+    fmt = get_format(name)
+    z, b, Y = _system(16, fmt, seed=4)
+    got = kernels.solve_recurrence(z, b, Y, fmt.kernel_spec(), 0)[:, 0]
+    _same(got, _recurrence_by_fractions(z, b, Y[:, 0], fmt), f"recurrence {name}")
+
+
+def test_projection_is_sequential_and_rounded_per_op():
+    fmt = get_format("bfloat16")
+    rng = np.random.default_rng(2)
+    X = fmt.cast(rng.standard_normal((50, 7)))
+    a = fmt.cast(rng.standard_normal(7))
+    z = kernels.project(X, a, fmt.kernel_spec(), 0)
+    R = lambda q: Fraction(round_fraction(q, fmt))  # noqa: E731
+    for i in range(50):
+        acc = R(Fraction(X[i, 0]) * Fraction(a[0]))
+        for j in range(1, 7):
+            acc = R(acc + R(Fraction(X[i, j]) * Fraction(a[j])))
+        assert float(acc) == z[i], f"row {i}"
+
+
+def test_bound_catches_a_solve_done_in_a_narrower_format():
+    """The a-priori bound is not vacuous: float32 arithmetic passed off as float64 breaks it."""
+    rng = np.random.default_rng(11)
+    X = rng.random((12, 2))
+    y = rng.integers(0, 2, 12).astype(np.float64)
+    net = harness.construct(X, y, fmt="float64")
+    z, b = np.asarray(net.z), np.asarray(net.b)
+    Yn = y[np.asarray(net.order)]
+    degraded = kernels.solve_recurrence(z, b, Yn[:, None], get_format("float32").kernel_spec(), 0)[:, 0]
+    bound = solve_error_bound(z, b, degraded, Yn, Yn, "float64", "recurrence")
+    exact = harness.exact_weights(net, y)
+    violated = [i for i in range(net.n) if abs(Fraction(degraded[i]) - exact[i]) > Fraction(bound[i])]
+    assert violated, "a float32 solve should violate the float64 bound"
+    good = np.asarray(net.w)
+    bound = solve_error_bound(z, b, good, Yn, Yn, "float64", "recurrence")
+    assert all(abs(Fraction(good[i]) - exact[i]) <= Fraction(bound[i]) for i in range(net.n))
+
+
+def test_forward_pass_equals_full_sum_emulated_exactly():
+    """The early exit at the first zero activation changes nothing: the kernel equals an
+    exact-rational emulation that sums all n terms (zeros included), each op rounded."""
+    fmt = get_format("float16")
+    F = fmt.kernel_spec()
+    z, b, Y = _system(30, fmt, seed=9, k=1)
+    W = kernels.solve_recurrence(z, b, Y, F, 0)
+    ts = fmt.cast(np.linspace(-2.5, 2.5, 41))
+    got = kernels.eval_sequential(np.ascontiguousarray(ts[:, None]), np.array([1.0]), b, W, F, 0)[:, 0]
+    R = lambda q: Fraction(round_fraction(q, fmt))  # noqa: E731
+    for t, g in zip(ts, got):
+        acc = Fraction(0)
+        for bj, wj in zip(b, W[:, 0]):
+            h = max(R(Fraction(t) - Fraction(bj)), Fraction(0))
+            acc = R(acc + R(Fraction(wj) * h))
+        assert float(acc) == g, f"t = {t}"
+
+
+def test_infinite_weight_gives_nan_like_a_framework():
+    fmt = get_format("float32")
+    F = fmt.kernel_spec()
+    z, b, Y = _system(10, fmt, seed=3)
+    W = kernels.solve_recurrence(z, b, Y, F, 0)
+    W[-1, 0] = np.inf  # its activation is 0 at t below b[-1]: inf * 0 = NaN
+    out = kernels.eval_sequential(np.array([[z[0]]]), np.array([1.0]), b, W, F, 0)
+    assert np.isnan(out[0, 0])
