@@ -21,7 +21,7 @@ __all__ = [
 _LAZY = {
     "construct": "construction", "Network": "network", "TwoLayer": "network",
     "exact_weights": "reference", "hp_weights": "reference", "fit": "fitting",
-    "FitReport": "fitting", "seed_example": "seed_example", "get_format": "formats",
+    "FitReport": "fitting", "seed_example": "seed", "get_format": "formats",
     "FORMATS": "formats", "DIRECTIONS": "directions", "BIASES": "biases",
     "SOLVERS": "solvers", "EVALUATORS": "evaluators", "DATA": "data", "LABELS": "data",
 }

@@ -30,7 +30,7 @@ def _dec(q, digits=6) -> str:
 
 
 def cmd_seed(args) -> int:
-    from .seed_example import SEED_PRINTED_W2, SEED_THRESHOLDS, SEED_Y, seed_example
+    from .seed import SEED_PRINTED_W2, SEED_THRESHOLDS, SEED_Y, seed_example
 
     s = seed_example()
     if args.json:

@@ -15,7 +15,7 @@ import sys
 from fractions import Fraction as F
 
 import harness
-from harness.seed_example import SEED_Y
+from harness.seed import SEED_Y
 
 
 def test_seed_example_exact():
