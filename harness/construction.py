@@ -48,46 +48,56 @@ def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt
     return "explicit", af
 
 
-def _sort_and_dedupe(z, Xf, X, Y):
-    """Sort projections; merge duplicate points; find collisions.
+def _sort_and_dedupe(z, Xf, X, Y, final: bool):
+    """Sort projections; merge duplicate points; find collisions (vectorised).
 
     Returns (order, keep mask over sorted positions, merged pairs, collision or None).
     Duplicate points (identical rows in the format) have equal projections under
-    every direction, so they are found among equal neighbours after sorting.
+    every direction, so they are equal neighbours after sorting. If every pair of
+    equal neighbours is identical, each run of equal projections is one repeated
+    point; a pair that differs proves a collision. Only then, and only on the
+    ``final`` try, are the runs re-sorted by row contents to look for duplicates
+    with conflicting labels (the more fundamental error) before reporting it.
     """
     order = np.argsort(z, kind="stable")
-    zs = z[order]
     keep = np.ones(z.size, dtype=bool)
-    merged = []
+    zs = z[order]
+    eq = zs[1:] == zs[:-1]
+    if not eq.any():
+        return order, keep, [], None
+    same_row = eq & np.all(Xf[order[1:]] == Xf[order[:-1]], axis=1)
+    collide = np.flatnonzero(eq & ~same_row)
     collision = None
-    eq = np.flatnonzero(zs[1:] == zs[:-1])
-    if eq.size == 0:
-        return order, keep, merged, None
-    # runs of equal projections: [start, end)
-    starts = eq[np.r_[True, np.diff(eq) > 1]]
-    for s in starts:
-        e = s + 1
-        while e < zs.size and zs[e] == zs[s]:
-            e += 1
-        rows = sorted(order[s:e].tolist())
-        firsts = {}
-        for r in rows:
-            key = Xf[r].tobytes()
-            if key in firsts:
-                r0 = firsts[key]
-                if not np.array_equal(Y[r], Y[r0]):
-                    note = "" if np.array_equal(X[r], X[r0]) else " after rounding to the format"
-                    raise HarnessError(f"rows {r0} and {r} are the same point{note} with different labels "
-                                       f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
-                merged.append((r, r0))
-            else:
-                firsts[key] = r
-        for pos in range(s, e):
-            if order[pos] not in firsts.values():
-                keep[pos] = False
-        if len(firsts) > 1 and collision is None:
-            r0, r1 = sorted(firsts.values())[:2]
-            collision = (r0, r1, float(zs[s]))
+    if collide.size:
+        i = int(collide[0])
+        r0, r1 = sorted((int(order[i]), int(order[i + 1])))
+        collision = (r0, r1, float(zs[i]), int(collide.size))
+        if not final:
+            return order, keep, [], collision
+        # group identical rows inside each run: sort runs by (row contents, row index)
+        in_run = np.zeros(z.size, dtype=bool)
+        in_run[:-1] |= eq
+        in_run[1:] |= eq
+        pos = np.flatnonzero(in_run)
+        sub = order[pos]
+        keys = [sub] + [Xf[sub, j] for j in range(Xf.shape[1] - 1, -1, -1)] + [z[sub]]
+        order[pos] = sub[np.lexsort(keys)]
+        same_row = eq & np.all(Xf[order[1:]] == Xf[order[:-1]], axis=1)
+    dup = np.flatnonzero(same_row)
+    merged = []
+    if dup.size:
+        # each run of identical rows keeps its first element (the smallest row index)
+        run_start = np.flatnonzero(np.r_[True, ~same_row])
+        rep = order[run_start[np.searchsorted(run_start, dup + 1, side="right") - 1]]
+        dropped = order[dup + 1]
+        differ = np.flatnonzero(np.any(Y[dropped] != Y[rep], axis=1))
+        if differ.size:
+            r, r0 = int(dropped[differ[0]]), int(rep[differ[0]])
+            note = "" if np.array_equal(X[r], X[r0]) else " after rounding to the format"
+            raise HarnessError(f"rows {r0} and {r} are the same point{note} with different labels "
+                               f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
+        keep[dup + 1] = False
+        merged = list(zip(dropped.tolist(), rep.tolist()))
     return order, keep, merged, collision
 
 
@@ -159,15 +169,20 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
             r = int(bad[0])
             raise HarnessError(f"projection <a, x> of row {r} overflows {fmt_obj.name} "
                                f"(direction {dname}); rescale the data")
-        order, keep, merged, collision = _sort_and_dedupe(z, Xf, Xc, Y)
+        order, keep, merged, collision = _sort_and_dedupe(z, Xf, Xc, Y, final=attempt == tries - 1)
         if collision is None:
             break
     else:
-        r0, r1, zval = collision
+        r0, r1, zval, count = collision
         what = f"after {tries} directions" if tries > 1 else f"(direction {dname})"
+        distinct = int(keep.sum())
+        room = fmt_obj.count_between(float(z.min()), float(z.max()))
+        pigeon = (f"; {fmt_obj.name} has only {room} values between the smallest and largest "
+                  f"projection, fewer than the {distinct} distinct points" if room < distinct else "")
         raise HarnessError(f"rows {r0} and {r1} are distinct points whose projections collide in "
-                           f"{fmt_obj.name}: <a, x> = {zval!r} for both {what}, a = "
-                           f"{np.array2string(a[:6], precision=4)}{' ...' if a.size > 6 else ''}; "
+                           f"{fmt_obj.name}: <a, x> = {zval!r} for both {what} ({count} colliding "
+                           f"neighbours in the last try), a = "
+                           f"{np.array2string(a[:6], precision=4)}{' ...' if a.size > 6 else ''}{pigeon}; "
                            "use another direction (e.g. gaussian or best-of:K) or a wider format")
 
     order = order[keep]

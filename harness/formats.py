@@ -129,6 +129,21 @@ class Format:
         return np.where(x == 0, -self.smallest_subnormal, out)
 
 
+    def ordinal(self, x: float) -> int:
+        """Position of the format value x among all format values (0 -> 0, sign-symmetric)."""
+        if x == 0:
+            return 0
+        if x < 0:
+            return -self.ordinal(-x)
+        e = max(math.frexp(x)[1] - 1, self.emin)
+        m = int(math.ldexp(x, self.p - 1 - e))  # integer significand (exact for format values)
+        return (e - self.emin) * 2 ** (self.p - 1) + m
+
+    def count_between(self, lo: float, hi: float) -> int:
+        """How many format values lie in [lo, hi] (lo, hi format values)."""
+        return self.ordinal(hi) - self.ordinal(lo) + 1
+
+
 def _max_finite(p: int, emax: int) -> float:
     return math.ldexp(2.0 - math.ldexp(1.0, 1 - p), emax)
 
