@@ -128,13 +128,10 @@ def eval_sequential(X, a, b, W, F, seed):
         acc = np.zeros(k)
         for j in range(n):
             h, st = rnd(t - b[j], F, st)
-            if not h > 0.0:
-                if h != h:
-                    h = np.nan
-                elif stop:
+            if h <= 0.0:  # relu (a NaN activation is not <= 0: it propagates, as in a framework)
+                if stop:
                     break
-                else:
-                    h = 0.0
+                h = 0.0
             for c in range(k):
                 pr, st = rnd(W[j, c] * h, F, st)
                 acc[c], st = rnd(acc[c] + pr, F, st)
@@ -157,13 +154,10 @@ def eval_compensated(X, a, b, W, F, seed):
         comp = np.zeros(k)
         for j in range(n):
             h, st = rnd(t - b[j], F, st)
-            if not h > 0.0:
-                if h != h:
-                    h = np.nan
-                elif stop:
+            if h <= 0.0:  # relu (a NaN activation is not <= 0: it propagates, as in a framework)
+                if stop:
                     break
-                else:
-                    h = 0.0
+                h = 0.0
             for c in range(k):
                 term, st = rnd(W[j, c] * h, F, st)
                 s, st = rnd(acc[c] + term, F, st)
