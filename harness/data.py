@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .errors import HarnessError
-from .registry import Registry
+from .registry import Registry, int_param
 
 __all__ = ["DATA", "LABELS", "make_data", "make_labels", "label_kind"]
 
@@ -81,12 +81,7 @@ def alternating(n, rng, rank, param=None):
 @LABELS.register("classes", param="K")
 def classes(n, rng, rank, param):
     """One-hot labels for K random classes: (n, K), a K-output network."""
-    try:
-        k = int(param)
-    except ValueError:
-        raise HarnessError(f"labels classes:{param}: K must be a whole number") from None
-    if k < 2:
-        raise HarnessError(f"labels classes:{param}: K must be at least 2")
+    k = int_param(f"labels classes:{param} (K)", param, 2)
     return np.eye(k)[rng.integers(0, k, size=n)]
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HarnessError
-from .registry import Registry
+from .registry import Registry, int_param
 
 __all__ = ["DIRECTIONS", "RANDOM_DIRECTIONS", "min_gap"]
 
@@ -44,12 +43,7 @@ def best_of(X, fmt, rng, param):
     """Of K seeded Gaussian directions, the one whose sorted projections have the largest smallest gap."""
     from .kernels import project
 
-    try:
-        k = int(param)
-    except ValueError:
-        raise HarnessError(f"direction best-of:{param}: K must be a whole number") from None
-    if k < 1:
-        raise HarnessError(f"direction best-of:{param}: K must be at least 1")
+    k = int_param(f"direction best-of:{param} (K)", param, 1)
     F = fmt.kernel_spec()
     best, best_gap = None, -np.inf
     for _ in range(k):

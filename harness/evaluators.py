@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HarnessError
 from .registry import Registry
 
 __all__ = ["EVALUATORS", "DENSE_CHUNK_BYTES"]
@@ -32,11 +31,7 @@ DENSE_CHUNK_BYTES = 256 * 2**20
 @EVALUATORS.register("dense")
 def dense(X, a, b, W, fmt, F, seed):
     """numpy matmul over W1 (n x d, identical rows), b1 = -b and w2, as a user would run it."""
-    if not fmt.native:
-        raise HarnessError(f"evaluator dense runs in float64 or float32 only (numpy/BLAS), not {fmt.name}; "
-                           "use sequential or compensated for emulated formats")
-    if F[4]:
-        raise HarnessError("evaluator dense cannot round stochastically")
+    fmt.require_native("evaluator dense", F)
     dt = fmt.storage_dtype()
     n = b.size
     W1 = np.repeat(np.asarray(a, dt)[None, :], n, axis=0)

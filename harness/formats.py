@@ -94,6 +94,14 @@ class Format:
         kind = {"float64": 0, "float32": 1}.get(self.name, 3 if self.overflow == "nan" else 2)
         return (int(kind), int(self.p), int(self.emin), float(self.max_finite), int(sr))
 
+    def require_native(self, what: str, F: tuple) -> None:
+        """Raise unless numpy/BLAS compute in this format with round-to-nearest (for ``what``)."""
+        if not self.native:
+            raise HarnessError(f"{what} runs in float64 or float32 only (numpy/BLAS), not {self.name}; "
+                               "use recurrence/backsub or sequential/compensated for emulated formats")
+        if F[4]:
+            raise HarnessError(f"{what} cannot round stochastically")
+
     def storage_dtype(self) -> np.dtype:
         """The numpy dtype whose values are exactly this format's (tf32 lives in float32)."""
         if self.storage.startswith("ml_dtypes."):

@@ -110,39 +110,15 @@ def _all_finite(W):
 
 
 @njit(cache=True, parallel=True)
-def eval_sequential(X, a, b, W, F, seed):
-    """The network's forward pass, one point per task, neurons summed in order.
+def _forward(X, a, b, W, F, seed, compensated):
+    """``f(x) = sum_j w_j * relu(<a,x> - b_j)``, one point per task, neurons in order.
 
-    ``f(x) = sum_j w_j * relu(<a,x> - b_j)``, each product and sum rounded. Neurons
-    past the first zero activation contribute exact zeros (b is increasing and
-    rounding is monotone), so the loop stops there when every weight is finite;
-    with an infinite weight it runs on so ``inf * 0`` gives the NaN a framework would.
+    Each product and sum is rounded; with ``compensated`` the sum is Neumaier's
+    (improved Kahan-Babuska) in the working format. Neurons past the first zero
+    activation contribute exact zeros (b is increasing and rounding is monotone),
+    so the loop stops there when every weight is finite; with an infinite weight
+    it runs on so that ``inf * 0`` gives the NaN a framework would.
     """
-    m = X.shape[0]
-    n, k = W.shape
-    out = np.zeros((m, k))
-    stop = _all_finite(W)
-    for i in prange(m):
-        st = stream(seed, i)
-        t, st = _dot(X[i], a, F, st)
-        acc = np.zeros(k)
-        for j in range(n):
-            h, st = rnd(t - b[j], F, st)
-            if h <= 0.0:  # relu (a NaN activation is not <= 0: it propagates, as in a framework)
-                if stop:
-                    break
-                h = 0.0
-            for c in range(k):
-                pr, st = rnd(W[j, c] * h, F, st)
-                acc[c], st = rnd(acc[c] + pr, F, st)
-        for c in range(k):
-            out[i, c] = acc[c]
-    return out
-
-
-@njit(cache=True, parallel=True)
-def eval_compensated(X, a, b, W, F, seed):
-    """Forward pass with Neumaier (improved Kahan-Babuska) summation in the working format."""
     m = X.shape[0]
     n, k = W.shape
     out = np.zeros((m, k))
@@ -161,17 +137,33 @@ def eval_compensated(X, a, b, W, F, seed):
             for c in range(k):
                 term, st = rnd(W[j, c] * h, F, st)
                 s, st = rnd(acc[c] + term, F, st)
-                if abs(acc[c]) >= abs(term):
-                    e, st = rnd(acc[c] - s, F, st)
-                    e, st = rnd(e + term, F, st)
-                else:
-                    e, st = rnd(term - s, F, st)
-                    e, st = rnd(e + acc[c], F, st)
-                comp[c], st = rnd(comp[c] + e, F, st)
+                if compensated:
+                    if abs(acc[c]) >= abs(term):
+                        e, st = rnd(acc[c] - s, F, st)
+                        e, st = rnd(e + term, F, st)
+                    else:
+                        e, st = rnd(term - s, F, st)
+                        e, st = rnd(e + acc[c], F, st)
+                    comp[c], st = rnd(comp[c] + e, F, st)
                 acc[c] = s
         for c in range(k):
-            out[i, c], st = rnd(acc[c] + comp[c], F, st)
+            if compensated:
+                out[i, c], st = rnd(acc[c] + comp[c], F, st)
+            else:
+                out[i, c] = acc[c]
     return out
+
+
+@njit(cache=True)
+def eval_sequential(X, a, b, W, F, seed):
+    """The network's forward pass, every op rounded, neurons summed in sorted order."""
+    return _forward(X, a, b, W, F, seed, False)
+
+
+@njit(cache=True)
+def eval_compensated(X, a, b, W, F, seed):
+    """Forward pass with Neumaier summation in the working format."""
+    return _forward(X, a, b, W, F, seed, True)
 
 
 @njit(cache=True)

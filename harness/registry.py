@@ -13,7 +13,18 @@ from typing import Callable, Dict, Iterator, Tuple
 
 from .errors import HarnessError
 
-__all__ = ["Registry", "Resolved"]
+__all__ = ["Registry", "Resolved", "int_param"]
+
+
+def int_param(label: str, param: str, minimum: int) -> int:
+    """Parse a family's whole-number parameter (``best-of:8``), naming it on error."""
+    try:
+        value = int(param)
+    except (TypeError, ValueError):
+        raise HarnessError(f"{label}: {param!r} is not a whole number") from None
+    if value < minimum:
+        raise HarnessError(f"{label}: must be at least {minimum}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -64,11 +64,7 @@ def lapack(z, b, Y, fmt, F, seed):
     """SciPy solve_triangular (LAPACK xTRTRS) on the dense matrix: the reference a user would write."""
     from scipy.linalg import solve_triangular
 
-    if not fmt.native:
-        raise HarnessError(f"solver lapack runs in float64 or float32 only, not {fmt.name}; "
-                           "use recurrence or backsub for emulated formats")
-    if F[4]:
-        raise HarnessError("solver lapack cannot round stochastically; use recurrence or backsub")
+    fmt.require_native("solver lapack", F)
     dtype = fmt.storage_dtype()
     n = z.size
     need = n * n * dtype.itemsize

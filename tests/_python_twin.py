@@ -1,7 +1,8 @@
-"""Run every kernel as plain Python (NUMBA_DISABLE_JIT=1 is set by the caller).
+"""Run every kernel on one case; as a script, as plain Python (the caller sets NUMBA_DISABLE_JIT=1).
 
 usage: python _python_twin.py IN.npz OUT.npz
-IN holds, per case key, arrays z, b, Y, X, a, F, seed; OUT gets each kernel's result.
+IN holds, per case key, arrays z, b, Y, X, a, F; OUT gets each kernel's result.
+The test imports :func:`run_kernels` to produce the compiled results the same way.
 """
 
 import sys
@@ -9,24 +10,32 @@ import warnings
 
 import numpy as np
 
-warnings.simplefilter("ignore", RuntimeWarning)  # uint64 wrap-around in splitmix64 is intended
 
-from harness import kernels  # noqa: E402
+def run_kernels(z, b, Y, X, a, F):
+    """{kernel label: result} for every kernel on one system."""
+    from harness import kernels
 
-src = np.load(sys.argv[1], allow_pickle=False)
-out = {}
-keys = sorted({k.split("|")[0] for k in src.files})
-for key in keys:
-    g = {name: src[f"{key}|{name}"] for name in ("z", "b", "Y", "X", "a", "F")}
-    F = tuple(x.item() for x in g["F"])
-    F = (int(F[0]), int(F[1]), int(F[2]), float(F[3]), int(F[4]))
-    z, b, Y, X, a = g["z"], g["b"], g["Y"], g["X"], g["a"]
-    out[f"{key}|rec"] = kernels.solve_recurrence(z, b, Y, F, 7)
     W = kernels.solve_backsub(z, b, Y, F, 7)
-    out[f"{key}|back"] = W
-    out[f"{key}|seq"] = kernels.eval_sequential(X, a, b, W, F, 3)
-    out[f"{key}|comp"] = kernels.eval_compensated(X, a, b, W, F, 3)
     S, T = kernels.prefix_sums(b, W, F, 3)
-    out[f"{key}|pre"] = kernels.eval_prefix(X, a, b, S, T, F, 3)
-    out[f"{key}|proj"] = kernels.project(X, a, F, 5)
-np.savez(sys.argv[2], **out)
+    return {
+        "rec": kernels.solve_recurrence(z, b, Y, F, 7), "back": W,
+        "seq": kernels.eval_sequential(X, a, b, W, F, 3), "comp": kernels.eval_compensated(X, a, b, W, F, 3),
+        "pre": kernels.eval_prefix(X, a, b, S, T, F, 3), "proj": kernels.project(X, a, F, 5),
+    }
+
+
+def spec(arr) -> tuple:
+    """The kernel format tuple from its float64 array form."""
+    kind, p, emin, maxf, sr = arr.tolist()
+    return (int(kind), int(p), int(emin), float(maxf), int(sr))
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore", RuntimeWarning)  # uint64 wrap-around in splitmix64 is intended
+    src = np.load(sys.argv[1], allow_pickle=False)
+    out = {}
+    for key in sorted({k.split("|")[0] for k in src.files}):
+        g = {name: src[f"{key}|{name}"] for name in ("z", "b", "Y", "X", "a", "F")}
+        res = run_kernels(g["z"], g["b"], g["Y"], g["X"], g["a"], spec(g["F"]))
+        out.update({f"{key}|{k}": v for k, v in res.items()})
+    np.savez(sys.argv[2], **out)

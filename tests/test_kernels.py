@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import harness
+from _python_twin import run_kernels, spec
 from harness import kernels
 from harness.bounds import solve_error_bound
 from harness.exact import round_fraction
@@ -53,16 +54,11 @@ def test_kernels_match_their_plain_python_twins(tmp_path):
             X = np.ascontiguousarray(np.vstack([X, Xz]))
             a = np.array([1.0, a[1], a[2]])
             key = f"{name}-{rounding}"
-            for nm, v in dict(z=z, b=b, Y=Y, X=X, a=a, F=np.array(F, dtype=object).astype(np.float64)).items():
+            Farr = np.array(F, dtype=np.float64)
+            for nm, v in dict(z=z, b=b, Y=Y, X=X, a=a, F=Farr).items():
                 cases[f"{key}|{nm}"] = v
-            jit[f"{key}|rec"] = kernels.solve_recurrence(z, b, Y, F, 7)
-            W = kernels.solve_backsub(z, b, Y, F, 7)
-            jit[f"{key}|back"] = W
-            jit[f"{key}|seq"] = kernels.eval_sequential(X, a, b, W, F, 3)
-            jit[f"{key}|comp"] = kernels.eval_compensated(X, a, b, W, F, 3)
-            S, T = kernels.prefix_sums(b, W, F, 3)
-            jit[f"{key}|pre"] = kernels.eval_prefix(X, a, b, S, T, F, 3)
-            jit[f"{key}|proj"] = kernels.project(X, a, F, 5)
+            assert spec(Farr) == F
+            jit.update({f"{key}|{k}": v for k, v in run_kernels(z, b, Y, X, a, F).items()})
     np.savez(tmp_path / "in.npz", **cases)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     subprocess.run([sys.executable, str(Path(__file__).with_name("_python_twin.py")),
