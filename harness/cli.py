@@ -107,8 +107,9 @@ def cmd_fit(args) -> int:
           f"labels reproduced: {100 * r.fit_fraction:.2f}% ({r.label_kind})")
     if r.ref_kind != "none":
         span = "all weights" if r.ref_checked == r.n else f"the first {r.ref_checked} weights"
-        print(f"  reference    {r.ref_kind} on {span}: max relative error {_g(r.ref_max_rel_error)} "
-              f"(normwise {_g(r.ref_norm_rel_error)}; {_g(r.ref_bits_lost)} bits over u = 2^-{get_p(r.fmt)})")
+        print(f"  reference    {r.ref_kind} on {span}: normwise relative error {_g(r.ref_norm_rel_error)} "
+              f"= {_g(r.ref_bits_lost)} bits lost (over u = 2^-{get_p(r.fmt)}); "
+              f"max componentwise {_g(r.ref_max_rel_error)}")
     print(f"  time         construct {r.time_construct:.3f} s, evaluate {r.time_eval:.3f} s, "
           f"check {r.time_check:.3f} s")
     return 0
