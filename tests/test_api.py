@@ -18,10 +18,7 @@ def test_same_config_and_seed_give_bit_identical_networks():
     rng = np.random.default_rng(5)
     X, y = rng.random((300, 6)), rng.standard_normal(300)
     for kw in (dict(), dict(fmt="bfloat16", rounding="stochastic", bias="random", direction="best-of:4")):
-        try:
-            n1, n2 = harness.construct(X[:40], y[:40], seed=3, **kw), harness.construct(X[:40], y[:40], seed=3, **kw)
-        except harness.HarnessError:
-            continue
+        n1, n2 = harness.construct(X[:40], y[:40], seed=3, **kw), harness.construct(X[:40], y[:40], seed=3, **kw)
         for f in ("a", "b", "w", "z", "order"):
             assert getattr(n1, f).tobytes() == getattr(n2, f).tobytes(), f
         assert n1.forward(X).tobytes() == n2.forward(X).tobytes()
