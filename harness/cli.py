@@ -76,6 +76,7 @@ def _g(x) -> str:
 
 def cmd_fit(args) -> int:
     from .fitting import fit
+    from .formats import get_format
 
     progress = None if (args.json or args.quiet) else (lambda m: print(f"... {m}", file=sys.stderr, flush=True))
     kwargs = dict(direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
@@ -108,17 +109,11 @@ def cmd_fit(args) -> int:
     if r.ref_kind != "none":
         span = "all weights" if r.ref_checked == r.n else f"the first {r.ref_checked} weights"
         print(f"  reference    {r.ref_kind} on {span}: normwise relative error {_g(r.ref_norm_rel_error)} "
-              f"= {_g(r.ref_bits_lost)} bits lost (over u = 2^-{get_p(r.fmt)}); "
+              f"= {_g(r.ref_bits_lost)} bits lost (over u = 2^-{get_format(r.fmt).p}); "
               f"max componentwise {_g(r.ref_max_rel_error)}")
     print(f"  time         construct {r.time_construct:.3f} s, evaluate {r.time_eval:.3f} s, "
           f"check {r.time_check:.3f} s")
     return 0
-
-
-def get_p(fmt):
-    from .formats import get_format
-
-    return get_format(fmt).p
 
 
 def cmd_list(args) -> int:

@@ -12,7 +12,7 @@ from .network import Network
 from .solvers import SOLVERS
 from .validation import as_inputs, as_labels, check_cast
 
-__all__ = ["construct", "resolve_direction", "rng_for", "DEFAULT_MAX_RETRIES"]
+__all__ = ["construct", "resolve_direction", "project_points", "rng_for", "DEFAULT_MAX_RETRIES"]
 
 #: Fresh random directions tried after a collision before giving up. A Gaussian
 #: direction collides only through rounding; 8 more tries fail only when the
@@ -46,6 +46,21 @@ def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt
     af = fmt.cast(a)
     check_cast(a, af, "direction", fmt)
     return "explicit", af
+
+
+def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, attempt: int = 0):
+    """(direction name, a, z): the direction for this attempt and the projections
+    ``<a, x_i>`` exactly as :func:`construct` computes them (same kernel, rounding and
+    stochastic-rounding seed). Raises if a projection overflows the format."""
+    from .kernels import project
+
+    dname, a = resolve_direction(Xf, direction, fmt, seed, attempt)
+    z = project(Xf, a, F, solve_seed(seed))
+    bad = np.flatnonzero(~np.isfinite(z))
+    if bad.size:
+        raise HarnessError(f"projection <a, x> of row {int(bad[0])} overflows {fmt.name} "
+                           f"(direction {dname}); rescale the data")
+    return dname, a, z
 
 
 def _sort_and_dedupe(z, Xf, X, Y, final: bool):
@@ -146,8 +161,6 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     >>> net.n_params, net.forward(X).round(12).tolist()
     (8, [1.0, 0.0, 1.0])
     """
-    from .kernels import project
-
     fmt_obj = get_format(fmt)
     F = fmt_obj.kernel_spec(rounding)
     solver_entry = SOLVERS.get(solver)
@@ -162,13 +175,7 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     retry = isinstance(direction, str) and direction.split(":")[0] in RANDOM_DIRECTIONS
     tries = 1 + (int(max_retries) if retry else 0)
     for attempt in range(tries):
-        dname, a = resolve_direction(Xf, direction, fmt_obj, seed, attempt)
-        z = project(Xf, a, F, kseed)
-        bad = np.flatnonzero(~np.isfinite(z))
-        if bad.size:
-            r = int(bad[0])
-            raise HarnessError(f"projection <a, x> of row {r} overflows {fmt_obj.name} "
-                               f"(direction {dname}); rescale the data")
+        dname, a, z = project_points(Xf, direction, fmt_obj, F, seed, attempt)
         order, keep, merged, collision = _sort_and_dedupe(z, Xf, Xc, Y, final=attempt == tries - 1)
         if collision is None:
             break

@@ -21,7 +21,7 @@ from .formats import Format
 
 __all__ = [
     "to_fraction", "solve_exact", "solve_mp", "round_fraction", "matrix_exact",
-    "residual_exact", "apply_exact",
+    "apply_exact",
 ]
 
 try:  # gmpy2 makes exact arithmetic ~10-50x faster; Fraction is the fallback.
@@ -194,8 +194,3 @@ def apply_exact(z, b, w) -> list:
         T += wi * bi
         out.append(zi * S - T)
     return out
-
-
-def residual_exact(z, b, w, y) -> list:
-    """``y - M w`` exactly (1-D)."""
-    return [to_fraction(yi) - v for yi, v in zip(y, apply_exact(z, b, w))]

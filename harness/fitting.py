@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .construction import construct, resolve_direction, rng_for
+from .construction import construct, project_points, rng_for
 from .data import label_kind, make_data, make_labels
 from .errors import HarnessError
 from .formats import get_format
@@ -83,7 +83,7 @@ def _eval_rows(net, seed):
 
 def _reference_check(net, y_neuron, Wc):
     """(kind, neurons checked, max componentwise rel err, normwise rel err)."""
-    from .exact import solve_exact, solve_mp
+    from .exact import solve_exact, solve_mp, to_fraction
 
     z = np.asarray(net.z, np.float64)
     b = np.asarray(net.b, np.float64)
@@ -91,7 +91,8 @@ def _reference_check(net, y_neuron, Wc):
         ref = solve_exact(z.tolist(), b.tolist(), y_neuron)
         ref = np.array(ref, dtype=object).reshape(net.n, -1)
         kind, m = "exact", net.n
-        diff = np.array([[float(abs(r - _fr(c))) for r, c in zip(rr, cc)] for rr, cc in zip(ref, Wc)])
+        diff = np.array([[float(abs(r - to_fraction(c))) if np.isfinite(c) else np.inf
+                          for r, c in zip(rr, cc)] for rr, cc in zip(ref, Wc)])
         mag = np.array([[float(abs(r)) for r in rr] for rr in ref])
     else:
         import mpmath
@@ -117,12 +118,6 @@ def _reference_check(net, y_neuron, Wc):
     return kind, m, float(np.nanmax(comp)), float(norm)
 
 
-def _fr(x):
-    from fractions import Fraction
-
-    return Fraction(float(x)) if np.isfinite(x) else float(x)
-
-
 def fit(n: int | None = None, d: int | None = None, data: str = "uniform", labels: str = "binary", *,
         X=None, y=None, direction="gaussian", bias="midpoint", fmt="float64", solver="recurrence",
         evaluator="sequential", seed: int = 0, rounding: str = "nearest", first_offset=None,
@@ -143,13 +138,9 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
         if y is None:
             rank = np.zeros(X.shape[0], dtype=np.int64)
             if labels.split(":")[0] == "alternating":
-                # label by position along the direction construct() will draw first
-                from .kernels import project
-                from .validation import as_inputs
-
-                Xf = fmt_obj.cast(as_inputs(X))
-                _, a = resolve_direction(Xf, direction, fmt_obj, seed)
-                z = project(Xf, a, fmt_obj.kernel_spec(), 0)
+                # label by position along the direction construct() tries first
+                _, _, z = project_points(fmt_obj.cast(X), direction, fmt_obj,
+                                         fmt_obj.kernel_spec(rounding), seed)
                 rank[np.argsort(z, kind="stable")] = np.arange(z.size)
             y = make_labels(labels, X.shape[0], rng_for(seed, "labels"), rank)
     elif y is None:
@@ -172,10 +163,10 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     out = out.reshape(rows.size, -1)
     with np.errstate(invalid="ignore"):
         err = np.abs(out - Yn[rows])
-    fit_max = float(np.nanmax(err)) if np.all(np.isfinite(err)) else float("inf")
+    fit_max = float(np.max(err)) if np.all(np.isfinite(err)) else float("inf")
     frac = float(np.mean(reproduced(out, Yn[rows], kind)))
 
-    a, b, Wc = net.carriers()
+    Wc = net.carriers()[2]
     z = np.asarray(net.z, np.float64)
     ref = ("none", 0, float("nan"), float("nan"))
     t_check = 0.0

@@ -123,7 +123,9 @@ class Network:
         Xc = as_inputs(X)
         if Xc.shape[1] != self.d:
             raise HarnessError(f"X has {Xc.shape[1]} features but the network expects d = {self.d}")
-        a, b, W = (target.cast(v) for v in self.carriers())
+        a, b, W = self.carriers()
+        if target.name != self.fmt:  # deployment in another format: weights rounded once
+            a, b, W = target.cast(a), target.cast(b), target.cast(W)
         Xf = target.cast(Xc)
         out = ev.func(Xf, a, b, W, target, F, self.seed if seed is None else int(seed))
         out = target.to_storage(out)
