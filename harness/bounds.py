@@ -15,6 +15,13 @@ lapack: ``gamma_(n+3) |M|``: BLAS may multiply by a rounded reciprocal of the
     diagonal (two roundings for one division) and sums in any order.
 exact: ``w_hat = round(w_fmt)``: ``|w_hat - w_fmt| <= u |w_fmt|``.
 
+The ``sequential`` forward pass at a training point (its projection recomputed by the
+same kernel, so ``t = z_i`` exactly) sums ``fl(w_j * fl(z_i - b_j))`` left to right
+from 0, hence ``|f_hat_i - (M w_hat)_i| <= gamma_(n+1) (|M| |w_hat|)_i``
+(:func:`forward_error_bound`); add the exact residual ``|y - M w_hat|`` to bound the
+label error. This needs round-to-nearest: stochastic rounding draws the projection's
+roundings afresh in the forward pass, so ``t`` need not equal ``z_i``.
+
 Then for the exact solution w of ``M w = y`` (the caller's labels),
 ``w_hat - w = M^-1 (M w_hat - y)``, hence componentwise
 
@@ -33,7 +40,7 @@ import numpy as np
 from .exact import solve_exact, to_fraction
 from .formats import get_format
 
-__all__ = ["gamma", "inverse_abs_exact", "solve_error_bound"]
+__all__ = ["gamma", "inverse_abs_exact", "solve_error_bound", "forward_error_bound"]
 
 
 def gamma(k: int, u: Fraction):
@@ -51,6 +58,31 @@ def inverse_abs_exact(z, b) -> list:
         e[j] = 1
         cols.append(solve_exact(z, b, e))
     return [[abs(cols[j][i]) for j in range(n)] for i in range(n)]
+
+
+def _round_up(q: Fraction) -> float:
+    """The smallest float64 >= q (inf past the float64 range)."""
+    f = float(q) if q < Fraction(2) ** 1023 else np.inf
+    return f if Fraction(f) >= q else float(np.nextafter(f, np.inf))
+
+
+def forward_error_bound(z, b, w_hat, fmt) -> np.ndarray:
+    """Bound on ``|f_hat(x_i) - (M w_hat)_i|`` for the ``sequential`` evaluator at the
+    training points (neuron order, 1-D w_hat): ``gamma_(n+1) (|M| |w_hat|)_i``.
+    Round-to-nearest only (see the module docstring)."""
+    fmt = get_format(fmt)
+    g = gamma(len(z) + 1, Fraction(1, 2**fmt.p))
+    if g is None:
+        return np.full(len(z), np.inf)
+    zq = [to_fraction(v) for v in z]
+    bq = [to_fraction(v) for v in b]
+    wq = [abs(to_fraction(v)) for v in np.asarray(w_hat, np.float64)]
+    out, S, T = [], Fraction(0), Fraction(0)
+    for zi, bi, wi in zip(zq, bq, wq):  # (|M| |w|)_i through running sums, as in apply_exact
+        S += wi
+        T += wi * bi
+        out.append(_round_up(g * (zi * S - T)))
+    return np.array(out)
 
 
 def solve_error_bound(z, b, w_hat, y, y_fmt, fmt, solver: str, rounding: str = "nearest") -> np.ndarray:
@@ -96,7 +128,5 @@ def solve_error_bound(z, b, w_hat, y, y_fmt, fmt, solver: str, rounding: str = "
             extra = [Fraction(0)] * n
         for i in range(n):
             bound = sum((inv[i][j] * rhs[j] for j in range(i + 1)), Fraction(0)) + extra[i]
-            # round up so that the float bound is never below the exact one
-            f = float(bound) if bound < Fraction(2) ** 1023 else np.inf
-            out[i, c] = f if Fraction(f) >= bound else np.nextafter(f, np.inf)
+            out[i, c] = _round_up(bound)  # never below the exact bound
     return out.reshape(np.shape(w_hat))

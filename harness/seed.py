@@ -44,6 +44,7 @@ class SeedExample:
     printed_as_matvec: Tuple[Fraction, ...]     # the other reading: ReLU-matrix @ w2 (rows = neurons)
     float64_outputs: Tuple[float, ...]          # the same network built in float64 by harness.construct
     float64_max_error: float
+    float64_network: object = None              # that Network (for bound checks)
 
 
 def _outputs(relu, w):
@@ -84,4 +85,5 @@ def seed_example() -> SeedExample:
         exact_w2=w, exact_outputs=exact_out, printed_outputs=printed_out,
         printed_fits=list(printed_out) == y, printed_as_matvec=matvec,
         float64_outputs=tuple(out64.tolist()), float64_max_error=float(np.max(np.abs(out64 - yf))),
+        float64_network=net,
     )

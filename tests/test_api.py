@@ -1,6 +1,7 @@
 """Library API and CLI behaviour: determinism, evaluators, outputs, files, imports."""
 
 import json
+from fractions import Fraction
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 
 import harness
 from harness.construction import rng_for
-from harness.data import DATA, LABELS, make_data
+from harness.data import DATA, LABELS, make_data, make_labels
 
 EVALUATORS = ["sequential", "compensated", "prefix", "dense"]
 
@@ -98,11 +99,26 @@ def test_alternating_labels_alternate_in_projection_order():
     assert np.round(out).tolist() == [i % 2 for i in range(60)] and rep.fit_fraction == 1.0
 
 
-def test_fit_report_checks_against_the_exact_reference():
+def test_fit_report_figures_match_an_independent_exact_computation():
+    """The report's error figures, recomputed from exact_weights in rationals. The report
+    rounds each |difference| and |w| to float64 once and divides once: relative
+    deviation <= 3u / (1 - 3u) < 4u, u = 2^-53."""
     net, rep = harness.fit(200, 4, seed=1)
     assert rep.ref_kind == "exact" and rep.ref_checked == 200
     assert rep.fit_fraction == 1.0 and rep.n_params == 404
-    assert rep.ref_max_rel_error < 1e-6  # a float64 midpoint solve at n = 200 loses < 30 bits
+    X = make_data("uniform", 200, 4, rng_for(1, "data"))
+    y = make_labels("binary", 200, rng_for(1, "labels"), np.zeros(200, dtype=np.int64))
+    exact = harness.exact_weights(net, y)
+    diff = [abs(Fraction(float(w)) - e) for w, e in zip(np.asarray(net.w), exact)]
+    normwise = max(diff) / max(abs(e) for e in exact)
+    compwise = max(d / abs(e) for d, e in zip(diff, exact) if e != 0)
+    tol = 4 * 2.0**-53
+    np.testing.assert_allclose(rep.ref_norm_rel_error, float(normwise), rtol=tol, atol=0, err_msg="normwise")
+    np.testing.assert_allclose(rep.ref_max_rel_error, float(compwise), rtol=tol, atol=0, err_msg="componentwise")
+    np.testing.assert_allclose(rep.ref_bits_lost, np.log2(float(normwise) / 2.0**-53), rtol=0, atol=1e-12,
+                               err_msg="bits lost = log2(normwise / u)")
+    out = np.asarray(net.forward(X), np.float64)
+    assert rep.fit_max_error == float(np.max(np.abs(out - y)))
 
 
 def _cli(*args):

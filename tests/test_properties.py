@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import harness
-from harness.bounds import solve_error_bound
+from harness.bounds import forward_error_bound, solve_error_bound
 from harness.exact import apply_exact, matrix_exact, to_fraction
 
 BIASES = ["midpoint", "left", "fraction:0.75", "fraction:0.3", "random"]
@@ -100,3 +100,22 @@ def test_export_round_trips(tmp_path_factory, inst, fmt):
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
     assert np.array_equal(back.direction(), net.a)
     assert np.array_equal((-back.b1.astype(np.float64)), net.b.astype(np.float64))
+
+
+@given(inst=instances(), bias=st.sampled_from(BIASES), seed=st.integers(0, 3),
+       fmt=st.sampled_from(["float64", "float32", "tf32", "bfloat16", "float16"]))
+def test_sequential_forward_pass_is_within_its_bound_at_training_points(inst, bias, seed, fmt):
+    """|f_hat(x_i) - (M w_hat)_i| <= gamma_(n+1) (|M| |w_hat|)_i (harness.bounds; round to nearest,
+    where the forward pass reproduces the training projection exactly)."""
+    X, y = inst
+    assume(np.ndim(y) == 1)
+    net = _build(X, y, bias=bias, fmt=fmt, seed=seed)
+    W = np.asarray(net.w, np.float64)
+    fm = harness.get_format(fmt)
+    nz = np.abs(W[W != 0])
+    assume(np.all(np.isfinite(W)) and (nz.size == 0 or nz.min() > fm.tiny / fm.u))  # no underflow
+    z, b = np.asarray(net.z, np.float64), np.asarray(net.b, np.float64)
+    out = np.asarray(net.forward(X[np.asarray(net.order)]), np.float64)
+    bound = forward_error_bound(z, b, W, fmt)
+    for i, (o, m) in enumerate(zip(out, apply_exact(z, b, W))):
+        assert abs(Fraction(o) - m) <= Fraction(bound[i]), f"{fmt} point {i}"

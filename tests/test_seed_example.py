@@ -14,7 +14,11 @@ import subprocess
 import sys
 from fractions import Fraction as F
 
+import numpy as np
+
 import harness
+from harness.bounds import forward_error_bound, solve_error_bound
+from harness.exact import apply_exact
 from harness.seed import SEED_Y
 
 
@@ -27,7 +31,24 @@ def test_seed_example_exact():
     assert s.exact_outputs == tuple(F(v) for v in SEED_Y)
     assert s.printed_outputs == (F("0.31"), F("0.58"), F("1.14"), F("0.09"))
     assert not s.printed_fits
-    assert s.float64_max_error < 8 * 2.0**-53 * 50  # |w| <= 50, a handful of roundings
+
+
+
+def test_seed_example_in_float64_is_within_derived_bounds():
+    """The float64 build: weights within the recurrence's a-priori bound, outputs within
+    the exact residual plus the sequential forward pass's bound (harness.bounds)."""
+    net = harness.seed_example().float64_network
+    y = np.array([float(v) for v in SEED_Y])
+    z, b, w = (np.asarray(v, np.float64) for v in (net.z, net.b, net.w))
+    yn = y[np.asarray(net.order)]
+    exact = harness.exact_weights(net, y)
+    bound = solve_error_bound(z, b, w, yn, yn, "float64", "recurrence")
+    assert all(abs(F(wi) - e) <= F(bi) for wi, e, bi in zip(w, exact, bound))
+    out = np.asarray(harness.seed_example().float64_outputs)[np.asarray(net.order)]
+    resid = [abs(F(yi) - m) for yi, m in zip(yn, apply_exact(z, b, w))]
+    fwd = forward_error_bound(z, b, w, "float64")
+    for i in range(net.n):
+        assert abs(F(out[i]) - F(yn[i])) <= resid[i] + F(fwd[i]), f"point {i}"
 
 
 def test_harness_seed_command_states_the_verdict():
