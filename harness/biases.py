@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HarnessError
+from .errors import FormatOverflowError, HarnessError
 from .registry import Registry
 
 __all__ = ["BIASES", "place", "check_interleave", "default_first_offset", "fractions_used"]
@@ -104,7 +104,7 @@ def place(strategy, z, fmt, rng, first_offset=None):
     if moved:
         b[over] = fmt.next_down(z[over])
     if not np.isfinite(b[0]):
-        raise HarnessError(f"first bias z_(1) - first_offset = {z[0]} - {off} overflows {fmt.name}")
+        raise FormatOverflowError(f"first bias z_(1) - first_offset = {z[0]} - {off} overflows {fmt.name}")
     check_interleave(z, b)
     return b, moved
 

@@ -71,14 +71,134 @@ def cmd_seed(args) -> int:
 
 
 def _g(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
+    from .render import g
+
+    return g(x)
+
+
+def _progress(args):
+    """A stderr progress printer, or None under --json / --quiet."""
+    if getattr(args, "json", False) or getattr(args, "quiet", False):
+        return None
+    import time
+
+    start = time.perf_counter()
+    return lambda m: print(f"... [{time.perf_counter() - start:7.1f} s] {m}", file=sys.stderr, flush=True)
+
+
+def _ints(text: str, what: str) -> list:
+    """A comma-separated list of positive integers (e.g. --n 100,1000)."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip().replace("_", "")
+        try:
+            v = int(float(part)) if "e" in part.lower() else int(part)
+        except ValueError:
+            raise HarnessError(f"{what}: {part!r} is not a whole number") from None
+        if v < 1:
+            raise HarnessError(f"{what}: must be positive, got {v}")
+        out.append(v)
+    return out
+
+
+def _names(text: str) -> list:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def _failure_config(args):
+    from .failure import FailureConfig
+
+    return FailureConfig(d=args.d, data=args.data, labels=args.labels, direction=args.direction, bias=args.bias,
+                         solver=args.solver, evaluator=args.evaluator, rounding=args.rounding, seed=args.seed,
+                         seeds=args.seeds, fit_threshold=args.fit_threshold,
+                         criteria=tuple(_names(args.criteria))).validate()
+
+
+def cmd_analyze(args) -> int:
+    from .conditioning import METHODS
+    from .metrics import analyze, analyze_config, growth_scan
+    from .render import analysis_text, scan_text, to_json
+
+    progress = _progress(args)
+    methods = tuple(_names(args.cond)) if args.cond else METHODS
+    evaluators = tuple(_names(args.evaluators)) if args.evaluators else None
+    kw = dict(evaluators=evaluators, check=not args.no_check, check_max_n=args.check_max_n,
+              cond_methods=methods, progress=progress)
+    if args.input:
+        from .construction import construct
+        from .datafiles import load_xy
+
+        X, y = load_xy(args.input, args.labels_file)
+        net = construct(X, y, direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
+                        seed=args.seed, rounding=args.rounding, first_offset=args.first_offset)
+        a = analyze(net, X, y, **kw)
+        source = args.input
+    else:
+        net, a = analyze_config(args.n, args.d, args.data, args.labels, direction=args.direction, bias=args.bias,
+                                fmt=args.fmt, solver=args.solver, seed=args.seed, rounding=args.rounding,
+                                first_offset=args.first_offset, **kw)
+        source = f"{args.data} data, {args.labels} labels"
+    scan = None
+    if args.scan:
+        if args.input:
+            raise HarnessError("--scan needs generated data (drop --input)")
+        ns = [max(2, args.n >> k) for k in range(args.scan, -1, -1)]
+        scan = growth_scan(ns, args.d, args.data, args.labels, direction=args.direction, bias=args.bias,
+                           fmt=args.fmt, solver=args.solver, seed=args.seed, rounding=args.rounding,
+                           first_offset=args.first_offset, progress=progress)
+    if args.json:
+        out = a.to_dict()
+        if scan is not None:
+            out["scan"] = scan.to_dict()
+        print(to_json(out))
+        return 0
+    print(analysis_text(a, source))
+    if scan is not None:
+        print("")
+        print(scan_text(scan))
+    return 0
+
+
+def cmd_failure_point(args) -> int:
+    from .failure import failure_point
+    from .formats import get_format
+    from .render import failure_text, to_json
+
+    cfg = _failure_config(args)
+    from dataclasses import replace
+
+    cfg = replace(cfg, n_min=args.n_min, n_max=args.n_max, rel_tol=args.rel_tol).validate()
+    fmts = [get_format(f).name for f in _names(args.fmt)]
+    if not fmts:
+        raise HarnessError("--fmt: give at least one format")
+    progress = _progress(args)
+    points = [failure_point(f, cfg, progress=progress) for f in fmts]
+    if args.json:
+        print(to_json({"config": cfg.to_dict(), "formats": [fp.to_dict() for fp in points]}))
+        return 0
+    print(failure_text(points, cfg))
+    return 0
+
+
+def cmd_precision(args) -> int:
+    from .precision import bits_needed
+    from .render import bits_text, to_json
+
+    cfg = _failure_config(args)
+    progress = _progress(args)
+    results = [bits_needed(n, cfg, p_max=args.p_max, progress=progress) for n in _ints(args.n, "--n")]
+    if args.json:
+        print(to_json([r.to_dict() for r in results]))
+        return 0
+    print(bits_text(results))
+    return 0
 
 
 def cmd_fit(args) -> int:
     from .fitting import fit
     from .formats import get_format
 
-    progress = None if (args.json or args.quiet) else (lambda m: print(f"... {m}", file=sys.stderr, flush=True))
+    progress = _progress(args)
     kwargs = dict(direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
                   evaluator=args.evaluator, seed=args.seed, rounding=args.rounding,
                   first_offset=args.first_offset, check=not args.no_check, progress=progress)
@@ -94,7 +214,9 @@ def cmd_fit(args) -> int:
         if progress:
             progress(f"wrote the two-layer weights to {path}")
     if args.json:
-        print(json.dumps(r.to_dict(), indent=2, allow_nan=True))
+        from .render import to_json
+
+        print(to_json(r.to_dict()))
         return 0
     src = args.input or f"{args.data} data, {args.labels} labels"
     print(f"fit: n = {r.n} points (of {r.n_input}; {r.merged} duplicates merged), d = {r.d}, k = {r.k}   [{src}]")
@@ -121,15 +243,49 @@ def cmd_list(args) -> int:
     from .data import DATA, LABELS
     from .directions import DIRECTIONS
     from .evaluators import EVALUATORS
+    from .failure import CRITERIA
     from .formats import FORMATS
     from .solvers import SOLVERS
 
     for title, reg in (("formats", FORMATS), ("directions", DIRECTIONS), ("biases", BIASES),
-                       ("solvers", SOLVERS), ("evaluators", EVALUATORS), ("data", DATA), ("labels", LABELS)):
+                       ("solvers", SOLVERS), ("evaluators", EVALUATORS), ("data", DATA), ("labels", LABELS),
+                       ("failure criteria", CRITERIA)):
         print(f"{title}:")
         for name, doc in reg.describe():
             print(f"  {name:<16} {doc}")
     return 0
+
+
+def _data_args(p, n_default, d_default):
+    if n_default is not None:
+        p.add_argument("--n", type=int, default=n_default, help=f"points to generate (default {n_default})")
+    p.add_argument("--d", type=int, default=d_default, help=f"dimension (default {d_default})")
+    p.add_argument("--data", default="uniform", help="data generator (default uniform)")
+    p.add_argument("--labels", default="binary", help="label generator (default binary)")
+
+
+def _strategy_args(p, with_fmt=True, fmt_help="working format (default float64)", fmt_default="float64"):
+    p.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K (default gaussian)")
+    p.add_argument("--bias", default="midpoint", help="midpoint | left | fraction:THETA | random (default midpoint)")
+    if with_fmt:
+        p.add_argument("--fmt", default=fmt_default, help=fmt_help)
+    p.add_argument("--solver", default="recurrence", help="recurrence | backsub | lapack | exact (default recurrence)")
+    p.add_argument("--evaluator", default="sequential", help="sequential | compensated | dense | prefix")
+    p.add_argument("--rounding", default="nearest", help="nearest | stochastic (default nearest)")
+    p.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
+
+
+def _search_args(p, seeds_default):
+    p.add_argument("--seeds", type=int, default=seeds_default, help=f"trials per n (default {seeds_default})")
+    p.add_argument("--criteria", default="collision,overflow,misfit",
+                   help="failure criteria, comma list (default collision,overflow,misfit)")
+    p.add_argument("--fit-threshold", type=float, default=1.0,
+                   help="misfit below this share of reproduced labels (default 1: any miss)")
+
+
+def _output_args(p):
+    p.add_argument("--json", action="store_true", help="machine-readable output (standard JSON)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +326,52 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--json", action="store_true", help="machine-readable output")
     f.add_argument("--quiet", action="store_true", help="no progress messages")
     f.set_defaults(func=cmd_fit)
+
+    an = sub.add_parser("analyze", help="every metric of one configuration: conditioning, errors, theory",
+                        description="Build one network (generated data or --input FILE) and report its "
+                                    "conditioning (exact, LAPACK, closed form, estimate), the solve, backward "
+                                    "and evaluation errors against the exact / certified reference, the fit, "
+                                    "and the predicted laws beside them.")
+    _data_args(an, n_default=1000, d_default=8)
+    _strategy_args(an)
+    an.add_argument("--first-offset", type=float, default=None, help="z_(1) - b_1 (default: the mean gap)")
+    an.add_argument("--input", metavar="FILE", help=".npy/.npz/.csv file instead of generated data")
+    an.add_argument("--labels-file", metavar="FILE", help="with a .npy --input: labels in their own .npy")
+    an.add_argument("--evaluators", default="", help="comma list (default: every evaluator the format allows)")
+    an.add_argument("--cond", default="", help="condition methods, comma list of exact, lapack, structured, "
+                                               "estimate (default: all, each within its size limit)")
+    an.add_argument("--check-max-n", type=int, default=None,
+                    help="neurons the reference covers (default 50000)")
+    an.add_argument("--no-check", action="store_true", help="skip the reference-based metrics")
+    an.add_argument("--scan", type=int, default=0, metavar="K",
+                    help="also fit growth exponents over n/2^K, ..., n/2, n (default: off)")
+    _output_args(an)
+    an.set_defaults(func=cmd_analyze)
+
+    fp = sub.add_parser("failure-point", help="the smallest n at which each format fails, with cause and interval",
+                        description="For one configuration and each format, find the smallest n at which the "
+                                    "failure rate over the seeds reaches 1/2 (galloping, then bisection in log n), "
+                                    "with the failure-rate curve, a 95% interval and the failure cause.")
+    _data_args(fp, n_default=None, d_default=16)
+    _strategy_args(fp, fmt_help="comma list of formats (default float16,float32)", fmt_default="float16,float32")
+    _search_args(fp, seeds_default=8)
+    fp.add_argument("--n-min", type=int, default=2, help="first n tried (default 2)")
+    fp.add_argument("--n-max", type=int, default=1 << 23, help="largest n tried (default 8388608)")
+    fp.add_argument("--rel-tol", type=float, default=0.1, help="bisection stops at hi/lo <= 1 + REL_TOL (default 0.1)")
+    _output_args(fp)
+    fp.set_defaults(func=cmd_failure_point)
+
+    pr = sub.add_parser("precision", help="fewest significand bits with which the construction fits n points",
+                        description="For each n, the least precision p (bits) at which every failure criterion "
+                                    "passes, per seed: the Numba kernels in a generic p-bit format for p <= 25, "
+                                    "mpmath beyond; beside log2 cond_1(M) of the float64 construction.")
+    _data_args(pr, n_default=None, d_default=16)
+    pr.add_argument("--n", default="16,64,256,1024", help="comma list of n (default 16,64,256,1024)")
+    _strategy_args(pr, with_fmt=False)
+    _search_args(pr, seeds_default=3)
+    pr.add_argument("--p-max", type=int, default=256, help="widest precision tried (default 256)")
+    _output_args(pr)
+    pr.set_defaults(func=cmd_precision)
 
     ls = sub.add_parser("list", help="every registered format and strategy name",
                         description="List the registries: formats, directions, biases, solvers, "

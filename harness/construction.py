@@ -6,7 +6,7 @@ import numpy as np
 
 from .biases import place
 from .directions import DIRECTIONS, RANDOM_DIRECTIONS
-from .errors import HarnessError
+from .errors import CollisionError, FormatOverflowError, HarnessError
 from .formats import Format, get_format
 from .network import Network
 from .solvers import SOLVERS
@@ -58,7 +58,7 @@ def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, 
     z = project(Xf, a, F, solve_seed(seed))
     bad = np.flatnonzero(~np.isfinite(z))
     if bad.size:
-        raise HarnessError(f"projection <a, x> of row {int(bad[0])} overflows {fmt.name} "
+        raise FormatOverflowError(f"projection <a, x> of row {int(bad[0])} overflows {fmt.name} "
                            f"(direction {dname}); rescale the data")
     return dname, a, z
 
@@ -109,8 +109,9 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
         if differ.size:
             r, r0 = int(dropped[differ[0]]), int(rep[differ[0]])
             note = "" if np.array_equal(X[r], X[r0]) else " after rounding to the format"
-            raise HarnessError(f"rows {r0} and {r} are the same point{note} with different labels "
-                               f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
+            err = CollisionError if note else HarnessError
+            raise err(f"rows {r0} and {r} are the same point{note} with different labels "
+                      f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
         keep[dup + 1] = False
         merged = list(zip(dropped.tolist(), rep.tolist()))
     return order, keep, merged, collision
@@ -186,7 +187,7 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
         room = fmt_obj.count_between(float(z.min()), float(z.max()))
         pigeon = (f"; {fmt_obj.name} has only {room} values between the smallest and largest "
                   f"projection, fewer than the {distinct} distinct points" if room < distinct else "")
-        raise HarnessError(f"rows {r0} and {r1} are distinct points whose projections collide in "
+        raise CollisionError(f"rows {r0} and {r1} are distinct points whose projections collide in "
                            f"{fmt_obj.name}: <a, x> = {zval!r} for both {what} ({count} colliding "
                            f"neighbours in the last try), a = "
                            f"{np.array2string(a[:6], precision=4)}{' ...' if a.size > 6 else ''}{pigeon}; "

@@ -1,6 +1,11 @@
-"""The one exception type users see."""
+"""The exception types users see.
 
-__all__ = ["HarnessError"]
+Every user-facing error is a :class:`HarnessError`. Two subclasses mark the ways a
+floating-point format itself defeats the construction, so that failure criteria
+(:mod:`harness.failure`) can tell them apart without reading messages.
+"""
+
+__all__ = ["HarnessError", "CollisionError", "FormatOverflowError"]
 
 
 class HarnessError(ValueError):
@@ -9,3 +14,13 @@ class HarnessError(ValueError):
     The message always names the problem (which row, which value, which option) so
     that the CLI can print it as-is and exit with status 2, without a traceback.
     """
+
+
+class CollisionError(HarnessError):
+    """Distinct points became indistinguishable in the working format: their
+    projections round to the same value, or the points themselves round to the
+    same point with different labels."""
+
+
+class FormatOverflowError(HarnessError):
+    """A value (an input, a projection, a knot) is beyond the format's finite range."""

@@ -12,20 +12,16 @@ from .data import label_kind, make_data, make_labels
 from .errors import HarnessError
 from .formats import get_format
 from .outcome import reproduced
+from .sampling import EVAL_BUDGET, eval_positions
 
-__all__ = ["fit", "FitReport", "EVAL_BUDGET", "EXACT_CHECK_MAX_N", "MP_CHECK_MAX_N"]
+__all__ = ["fit", "make_problem", "FitReport", "EVAL_BUDGET", "EXACT_CHECK_MAX_N", "MP_CHECK_MAX_N"]
 
-#: Forward-pass work (points x neurons) evaluated in full; above it a seeded sample
-#: of EVAL_BUDGET // n points (at least 64) plus the points beside the smallest gaps.
-EVAL_BUDGET = 4 * 10**8
 #: Up to this n the reference is exact rationals (about 1.6 s at 1,000, 5.5 s at 2,000).
 EXACT_CHECK_MAX_N = 1000
-#: Up to this many neurons the mpmath recurrence checks every weight (~3.5 s per 5*10^4 at
-#: 256 bits); beyond, the first MP_CHECK_MAX_N neurons are checked — exactly those
-#: weights, since w_1..w_m depend only on points 1..m.
+#: Up to this many neurons the certified mpmath recurrence checks every weight (~1 s per
+#: 5*10^4 at 256 bits); beyond, the first MP_CHECK_MAX_N neurons are checked — exactly
+#: those weights, since w_1..w_m depend only on points 1..m.
 MP_CHECK_MAX_N = 50_000
-#: Working precision of the mpmath reference; it is repeated at +64 bits and must agree.
-MP_CHECK_PREC = 256
 
 
 @dataclass(frozen=True)
@@ -68,54 +64,30 @@ class FitReport:
         return asdict(self)
 
 
-def _eval_rows(net, seed):
-    n = net.n
-    if n * n <= EVAL_BUDGET:
-        return np.arange(n), False
-    m = max(64, EVAL_BUDGET // n)
-    rng = rng_for(seed, "sample")
-    pos = set(rng.choice(n, size=min(m, n), replace=False).tolist())
-    gaps = np.diff(np.asarray(net.z, np.float64))
-    for g in np.argsort(gaps, kind="stable")[:16]:
-        pos.update((int(g), int(g) + 1))
-    return np.array(sorted(pos)), True
-
-
-def _reference_check(net, y_neuron, Wc):
+def _reference_check(net, Yn, Wc):
     """(kind, neurons checked, max componentwise rel err, normwise rel err)."""
-    from .exact import solve_exact, solve_mp, to_fraction
+    from .attribution import weight_errors
+    from .reference import reference_solution
 
-    z = np.asarray(net.z, np.float64)
-    b = np.asarray(net.b, np.float64)
-    if net.n <= EXACT_CHECK_MAX_N:
-        ref = solve_exact(z.tolist(), b.tolist(), y_neuron)
-        ref = np.array(ref, dtype=object).reshape(net.n, -1)
-        kind, m = "exact", net.n
-        diff = np.array([[float(abs(r - to_fraction(c))) if np.isfinite(c) else np.inf
-                          for r, c in zip(rr, cc)] for rr, cc in zip(ref, Wc)])
-        mag = np.array([[float(abs(r)) for r in rr] for rr in ref])
-    else:
-        import mpmath
+    ref = reference_solution(net.z, net.b, Yn, max_exact_n=EXACT_CHECK_MAX_N, max_m=MP_CHECK_MAX_N)
+    norm, comp, _ = weight_errors(Wc, ref, net.fmt)
+    return ref.kind, ref.m, comp, norm
 
-        m = min(net.n, MP_CHECK_MAX_N)
-        ref = solve_mp(z[:m], b[:m], y_neuron[:m], MP_CHECK_PREC)
-        ref2 = solve_mp(z[:m], b[:m], y_neuron[:m], MP_CHECK_PREC + 64)
-        ref = np.array(ref, dtype=object).reshape(m, -1)
-        ref2 = np.array(ref2, dtype=object).reshape(m, -1)
-        with mpmath.workprec(MP_CHECK_PREC + 64):
-            # normwise: a componentwise check is meaningless on weights whose exact value is ~0
-            scale = max(abs(r2) for rr2 in ref2 for r2 in rr2)
-            self_err = float(max(abs(r - r2) for rr, rr2 in zip(ref, ref2) for r, r2 in zip(rr, rr2))
-                             / scale) if scale else 0.0
-            diff = np.array([[float(abs(r - mpmath.mpf(float(c)))) for r, c in zip(rr, cc)]
-                             for rr, cc in zip(ref2, Wc[:m])])
-            mag = np.array([[float(abs(r)) for r in rr] for rr in ref2])
-        # A reference that moved by more than 2^-60 relative between precisions is not one.
-        kind = f"mp{MP_CHECK_PREC + 64}" + ("" if self_err < 2.0**-60 else "-unconverged")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        comp = np.where(mag > 0, diff / mag, np.where(diff > 0, np.inf, 0.0))
-        norm = np.max(diff) / np.max(mag) if np.max(mag) > 0 else float(np.max(diff) > 0) * np.inf
-    return kind, m, float(np.nanmax(comp)), float(norm)
+
+def make_problem(n: int, d: int, data: str = "uniform", labels: str = "binary", *, direction="gaussian",
+                 fmt="float64", rounding: str = "nearest", seed: int = 0):
+    """The seeded inputs X (n, d) and labels y of a generated configuration.
+
+    ``alternating`` labels alternate along the projection order of the direction that
+    :func:`construct` tries first with the same seed, format and rounding.
+    """
+    fmt_obj = get_format(fmt)
+    X = make_data(data, n, d, rng_for(seed, "data"))
+    rank = np.zeros(X.shape[0], dtype=np.int64)
+    if labels.split(":")[0] == "alternating":
+        _, _, z = project_points(fmt_obj.cast(X), direction, fmt_obj, fmt_obj.kernel_spec(rounding), seed)
+        rank[np.argsort(z, kind="stable")] = np.arange(z.size)
+    return X, make_labels(labels, X.shape[0], rng_for(seed, "labels"), rank)
 
 
 def fit(n: int | None = None, d: int | None = None, data: str = "uniform", labels: str = "binary", *,
@@ -134,15 +106,8 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
         if n is None or d is None:
             raise HarnessError("give either X and y, or n and d to generate data")
         say(f"generating {n} x {d} {data} points")
-        X = make_data(data, n, d, rng_for(seed, "data"))
-        if y is None:
-            rank = np.zeros(X.shape[0], dtype=np.int64)
-            if labels.split(":")[0] == "alternating":
-                # label by position along the direction construct() tries first
-                _, _, z = project_points(fmt_obj.cast(X), direction, fmt_obj,
-                                         fmt_obj.kernel_spec(rounding), seed)
-                rank[np.argsort(z, kind="stable")] = np.arange(z.size)
-            y = make_labels(labels, X.shape[0], rng_for(seed, "labels"), rank)
+        X, y_gen = make_problem(n, d, data, labels, direction=direction, fmt=fmt, rounding=rounding, seed=seed)
+        y = y_gen if y is None else y
     elif y is None:
         raise HarnessError("labels y are required with X")
     say(f"constructing ({direction}, {bias}, {fmt_obj.name}, {solver})")
@@ -154,7 +119,7 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     Y = np.asarray(y, dtype=np.float64).reshape(net.n_input, -1)
     Yn = Y[np.asarray(net.order)]
     kind = label_kind(Y)
-    rows, sampled = _eval_rows(net, seed)
+    rows, sampled = eval_positions(net.z, seed)
     say(f"evaluating {rows.size} points ({evaluator})")
     t0 = time.perf_counter()
     Xarr = np.asarray(X, dtype=np.float64)
@@ -173,7 +138,7 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     if check:
         say("checking weights against the exact / high-precision reference")
         t0 = time.perf_counter()
-        ref = _reference_check(net, Yn if Yn.shape[1] > 1 else Yn[:, 0], Wc)
+        ref = _reference_check(net, Yn, Wc)
         t_check = time.perf_counter() - t0
     with np.errstate(divide="ignore"):
         # normwise: the componentwise maximum is dominated by weights whose exact value is ~0

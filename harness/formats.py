@@ -29,7 +29,7 @@ import numpy as np
 from .errors import HarnessError
 from .registry import Registry
 
-__all__ = ["Format", "FORMATS", "get_format", "ROUNDING_MODES"]
+__all__ = ["Format", "FORMATS", "get_format", "ROUNDING_MODES", "GENERIC_EMAX", "GENERIC_MAX_P"]
 
 #: Rounding modes for arithmetic (casts of inputs and weights always round to nearest).
 ROUNDING_MODES = ("nearest", "stochastic")
@@ -137,6 +137,33 @@ class Format:
         return np.where(x == 0, -self.smallest_subnormal, out)
 
 
+    @property
+    def width(self) -> int:
+        """Storage bits: sign, exponent field, p - 1 stored significand bits."""
+        return 1 + math.ceil(math.log2(self.emax - self.emin + 2)) + self.p - 1
+
+    def spacing(self, x) -> np.ndarray:
+        """Distance between consecutive format values around |x| (the rounding cell width)."""
+        ax = np.abs(np.asarray(x, np.float64))
+        with np.errstate(divide="ignore"):
+            e = np.where(ax > 0, np.maximum(np.floor(np.log2(np.where(ax > 0, ax, 1.0))), self.emin),
+                         self.emin)
+        return np.ldexp(1.0, (e - self.p + 1).astype(np.int64))
+
+    def ordinals(self, x) -> np.ndarray:
+        """Vectorised :meth:`ordinal` for finite format values (int64)."""
+        x = np.asarray(x, np.float64)
+        if self.name == "float64":
+            bits = x.view(np.int64)
+            return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFFFFFFFFFF)), bits)
+        ax = np.abs(x)
+        mant, ex = np.frexp(ax)
+        e = np.maximum(ex - 1, self.emin)
+        m = np.ldexp(ax, (self.p - 1 - e)).astype(np.int64)
+        out = (e - self.emin).astype(np.int64) * (np.int64(1) << np.int64(self.p - 1)) + m
+        out = np.where(ax == 0, 0, out)
+        return np.where(x < 0, -out, out)
+
     def ordinal(self, x: float) -> int:
         """Position of the format value x among all format values (0 -> 0, sign-symmetric)."""
         if x == 0:
@@ -184,8 +211,30 @@ _add(Format("float8_e5m2", 3, -14, 15, _max_finite(3, 15), "inf", "ml_dtypes.flo
      "OCP FP8 E5M2 (IEEE-style; emulated)")
 
 
+#: Exponent limit of the generic ``fp:P`` formats: wide enough that precision alone is
+#: measured, narrow enough that every float64 carrier result of an operation on them is
+#: a normal float64 (53 >= 2P + 2 then guarantees correct rounding).
+GENERIC_EMAX = 960
+#: Largest P the float64 carrier emulates exactly (53 >= 2P + 2).
+GENERIC_MAX_P = 25
+
+
+@FORMATS.register("fp", param="P")
+def generic(param):
+    """P-bit significand (2 <= P <= 25), exponents within +-960: precision in isolation (emulated)"""
+    from .registry import int_param
+
+    p = int_param(f"format fp:{param} (P)", param, 2)
+    if p > GENERIC_MAX_P:
+        raise HarnessError(f"format fp:{p}: the float64 carrier emulates at most {GENERIC_MAX_P} bits exactly "
+                           f"(53 >= 2P + 2); harness.precision runs wider formats in mpmath")
+    return Format(f"fp:{p}", p, -GENERIC_EMAX, GENERIC_EMAX, _max_finite(p, GENERIC_EMAX), "inf",
+                  "float64", None, False)
+
+
 def get_format(name) -> Format:
     """Look up a format by name (a :class:`Format` passes through)."""
     if isinstance(name, Format):
         return name
-    return FORMATS.get(name).func()
+    entry = FORMATS.get(name)
+    return entry.func(entry.param) if entry.param is not None else entry.func()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HarnessError
+from .errors import FormatOverflowError, HarnessError
 
 __all__ = ["as_inputs", "as_labels", "check_cast"]
 
@@ -72,5 +72,5 @@ def check_cast(orig: np.ndarray, cast: np.ndarray, what: str, fmt) -> None:
     if bad.any():
         idx = np.argwhere(bad)[0]
         where = f"row {idx[0]}" + (f", column {idx[1]}" if orig.ndim == 2 and orig.shape[1] > 1 else "")
-        raise HarnessError(f"{what} {where} = {orig[tuple(idx)]!r} overflows {fmt.name} "
+        raise FormatOverflowError(f"{what} {where} = {orig[tuple(idx)]!r} overflows {fmt.name} "
                            f"(largest finite {fmt.max_finite!r})")

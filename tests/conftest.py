@@ -9,3 +9,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow], derandomize=True,
 )
 settings.load_profile("default")
+
+from harness.formats import FORMATS  # noqa: E402
+
+#: Every registered format, and the generic fp:P family at both ends of the range the
+#: float64 carrier emulates exactly (P = 25 is the widest: 53 >= 2P + 2).
+ALL_FORMATS = [name for name in FORMATS.names() if not name.endswith(":P")] + ["fp:5", "fp:25"]

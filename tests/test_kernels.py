@@ -14,9 +14,9 @@ from _python_twin import run_kernels, spec
 from harness import kernels
 from harness.bounds import solve_error_bound
 from harness.exact import round_fraction
-from harness.formats import FORMATS, get_format
+from conftest import ALL_FORMATS
+from harness.formats import get_format
 
-ALL_FORMATS = FORMATS.names()
 
 
 def _system(n, fmt, seed=0, k=1):

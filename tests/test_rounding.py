@@ -16,7 +16,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from harness.formats import FORMATS, get_format
+from conftest import ALL_FORMATS
+from harness.formats import get_format
 from harness.rounding import rnd, round_array
 
 NARROW = ["bfloat16", "float16", "float8_e4m3", "float8_e5m2"]
@@ -137,7 +138,7 @@ def test_stochastic_rounding_is_deterministic_given_seed():
 
 
 def test_every_format_has_consistent_parameters():
-    for name in FORMATS.names():
+    for name in ALL_FORMATS:
         fmt = get_format(name)
         assert fmt.cast(np.array([fmt.max_finite]))[0] == fmt.max_finite, name
         assert fmt.cast(np.array([fmt.smallest_subnormal]))[0] == fmt.smallest_subnormal, name
