@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .errors import HarnessError
+from .errors import CollisionError, FormatOverflowError, HarnessError
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "HarnessError", "construct", "Network", "TwoLayer", "exact_weights", "hp_weights",
-    "fit", "FitReport", "seed_example", "get_format", "FORMATS", "DIRECTIONS", "BIASES",
-    "SOLVERS", "EVALUATORS", "DATA", "LABELS",
+    "HarnessError", "CollisionError", "FormatOverflowError", "construct", "Network", "TwoLayer",
+    "exact_weights", "hp_weights", "fit", "FitReport", "seed_example", "get_format", "FORMATS",
+    "DIRECTIONS", "BIASES", "SOLVERS", "EVALUATORS", "DATA", "LABELS", "CRITERIA",
+    "analyze", "analyze_config", "Analysis", "growth_scan", "condition", "Conditioning",
+    "failure_point", "FailureConfig", "FailurePoint", "bits_needed", "BitsNeeded",
 ]
 
 _LAZY = {
@@ -24,6 +26,10 @@ _LAZY = {
     "FitReport": "fitting", "seed_example": "seed", "get_format": "formats",
     "FORMATS": "formats", "DIRECTIONS": "directions", "BIASES": "biases",
     "SOLVERS": "solvers", "EVALUATORS": "evaluators", "DATA": "data", "LABELS": "data",
+    "CRITERIA": "failure", "analyze": "metrics", "analyze_config": "metrics", "Analysis": "metrics",
+    "growth_scan": "metrics", "condition": "conditioning", "Conditioning": "conditioning",
+    "failure_point": "failure", "FailureConfig": "failure", "FailurePoint": "failure",
+    "bits_needed": "precision", "BitsNeeded": "precision",
 }
 
 

@@ -240,7 +240,8 @@ def mpf_to_fraction(x) -> Fraction:
     """The exact value of an mpmath mpf (a dyadic rational)."""
     import mpmath
 
-    x = mpmath.mpf(x)
+    if not isinstance(x, mpmath.mpf):
+        x = mpmath.mpf(x)  # (an mpf is read as it is: mpf(x) would round it to mp.prec)
     if not mpmath.isfinite(x):
         raise HarnessError(f"not a finite number: {x}")
     sign, man, exp, _ = x._mpf_  # man_exp would drop the sign

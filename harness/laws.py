@@ -147,9 +147,11 @@ def collision_estimate(z_sorted, fmt, k: int = 16) -> CollisionEstimate:
     """Spacing and collision prediction for the format ``fmt`` from sorted projections.
 
     The density at each point is the k-nearest-neighbour estimate
-    ``f(z_i) ~ (j_hi - j_lo) / (n (z_(j_hi) - z_(j_lo)))`` over the window of k
-    neighbours around it; ``int f^2 = E f(Z)`` and ``int f^2 q = E f(Z) q(Z)``, with q the
-    format's spacing at z (:meth:`Format.spacing`).
+    ``f(z_i) ~ (j_hi - j_lo - 1) / (n (z_(j_hi) - z_(j_lo)))`` over the window of
+    ``j_hi - j_lo`` spacings around it: a window of m spacings has width ~ Gamma(m, 1/(n f)),
+    and ``E[1/width] = n f / (m - 1)``, so m - 1 (not m) makes it unbiased. Then
+    ``int f^2 = E f(Z)`` and ``int f^2 q = E f(Z) q(Z)``, with q the format's spacing at z
+    (:meth:`Format.spacing`).
     """
     from .formats import get_format
 
@@ -158,17 +160,18 @@ def collision_estimate(z_sorted, fmt, k: int = 16) -> CollisionEstimate:
     n = z.size
     if n < 3:
         return CollisionEstimate(fmt.name, n, math.nan, math.nan, 0.0, 0.0, math.nan)
-    h = max(1, min(k, n - 1) // 2)
+    h = max(1, min(k, n - 1) // 2)  # windows span at least 2 spacings (m - 1 >= 1)
     idx = np.arange(n)
     lo = np.clip(idx - h, 0, n - 1)
     hi = np.clip(idx + h, 0, n - 1)
     width = z[hi] - z[lo]
     with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(width > 0, (hi - lo) / (n * width), np.nan)
-    f = f[np.isfinite(f)]
+        f = np.where((width > 0) & (hi - lo >= 2), (hi - lo - 1) / (n * width), np.nan)
+    ok = np.isfinite(f)
+    f = f[ok]
     if f.size == 0:
         return CollisionEstimate(fmt.name, n, math.nan, math.nan, math.nan, math.nan, math.nan)
-    q = fmt.spacing(z[np.isfinite((hi - lo) / np.where(width > 0, width, np.nan))])
+    q = fmt.spacing(z[ok])
     int_f2 = float(np.mean(f))
     int_f2q = float(np.mean(f * q))
     lam = n * (n - 1) / 2 * int_f2q
