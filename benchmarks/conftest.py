@@ -1,0 +1,33 @@
+"""Benchmark helpers: a reference timed in the same run, so targets are ratios, not seconds.
+
+Run with ``tox -e bench`` (or ``pytest benchmarks``). Kernels are compiled before timing
+(a warm-up call); cold-start compile time is recorded separately where it matters.
+"""
+
+import time
+
+import pytest
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    """Shortest wall time of ``repeat`` calls (the usual estimate of a reference's cost)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.fixture
+def ratio(benchmark):
+    """``ratio(reference_seconds, name)``: the benchmark's min time over the reference,
+    recorded in extra_info; returns it for the target assertion."""
+
+    def record(ref_seconds: float, name: str) -> float:
+        r = benchmark.stats.stats.min / ref_seconds
+        benchmark.extra_info[f"ratio_vs_{name}"] = r
+        benchmark.extra_info[f"{name}_seconds"] = ref_seconds
+        return r
+
+    return record
