@@ -209,11 +209,12 @@ def eval_errors(net, X, Y, ref, positions, sampled: bool, evaluators, kind: str)
     zm, bm = np.asarray(net.z, np.float64)[:m], b[:m]
     solve_only = 0.0
     for c in range(W.shape[1]):
+        if not np.all(np.isfinite(W[:m, c])):  # a non-finite weight: M w_hat is not a number
+            solve_only = math.inf
+            continue
         Mw = apply_exact(zm, bm, W[:m, c])
-        vals = [abs(Fraction(Yn[j, c]) - Mw[p]) if np.all(np.isfinite(W[:m, c])) else math.inf
-                for j, p in enumerate(positions)]
-        solve_only = max(solve_only, max((to_float(v) if not isinstance(v, float) else v) for v in vals)
-                         if vals else 0.0)
+        vals = [to_float(abs(Fraction(Yn[j, c]) - Mw[p])) for j, p in enumerate(positions)]
+        solve_only = max(solve_only, max(vals, default=0.0))
     Xf = fmt.cast(Xc)
     out = []
     for name in evaluators:

@@ -238,6 +238,85 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .runner import run_sweep
+    from .store import load_run
+    from .sweepspec import load_sweep
+
+    spec = load_sweep(args.file)
+    scheduler = None
+    if args.dask and args.scheduler:
+        raise HarnessError("give either --dask local or --scheduler ADDRESS, not both")
+    if args.dask:
+        if args.dask != "local":
+            raise HarnessError(f"--dask takes 'local' (a LocalCluster here); got {args.dask!r}")
+        scheduler = "local"
+    elif args.scheduler:
+        scheduler = args.scheduler
+    resume = None
+    if args.resume is not None:
+        resume = True if args.resume == "" else args.resume
+    points = spec.points()
+    if not args.quiet:
+        print(f"sweep {spec.name}: {len(points)} points ({spec.path}, sha256 {spec.sha256[:12]})", file=sys.stderr)
+    run = run_sweep(spec, args.out, resume=resume, workers=args.workers, scheduler=scheduler,
+                    progress=not args.quiet)
+    df = load_run(run)
+    counts = df.groupby(["status", "failure"]).size().to_dict()
+    summary = ", ".join(f"{k[0]}{'/' + k[1] if k[1] else ''}: {v}" for k, v in sorted(counts.items()))
+    print(f"{run}  ({len(df)} rows: {summary})")
+    return 0
+
+
+def cmd_results(args) -> int:
+    from pathlib import Path
+
+    from .store import list_runs, load_run, read_run_info
+
+    if args.action == "list":
+        runs = list_runs(args.out)
+        if not runs:
+            print(f"no runs under {args.out}")
+            return 0
+        print(f"{'run':<48}{'status':<13}{'points':>14}  started")
+        for d, info, done in runs:
+            started = (info.get("provenance") or {}).get("timestamp", "")
+            total = info.get("points_total", "?")
+            print(f"{str(d):<48}{info.get('status', '?'):<13}{f'{done}/{total}':>14}  {started}")
+        return 0
+    if not args.run:
+        raise HarnessError(f"results {args.action} needs a RUN (a run folder or its results.parquet)")
+    run = Path(args.run)
+    if not run.exists():
+        raise HarnessError(f"no such run: {run}")
+    df = load_run(run)
+    if args.action == "show":
+        cols = _names(args.columns) if args.columns else [
+            c for c in ("n", "d", "data", "labels", "bias", "fmt", "seed_index", "status", "failure",
+                        "outcome_fraction", "cond_log2_cond1_structured", "solve_bits_lost_norm", "time_point")
+            if c in df.columns]
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise HarnessError(f"unknown column(s) {missing}; the run has: {', '.join(df.columns)}")
+        if run.is_dir():
+            info = read_run_info(run)
+            prov = info.get("provenance", {})
+            print(f"run {run.name}: sweep {info.get('name')} ({info.get('status')}), harness {prov.get('harness')} "
+                  f"at {str(prov.get('git_commit'))[:10]}{' (dirty)' if prov.get('git_dirty') else ''}, "
+                  f"{prov.get('cpu')}, {prov.get('timestamp')}")
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", args.max_rows, "display.width", 200,
+                               "display.max_columns", 40):
+            print(df[cols].to_string(index=False, max_rows=args.max_rows))
+        return 0
+    if not args.csv:
+        raise HarnessError("results export needs --csv FILE")
+    df.to_csv(args.csv, index=False)
+    print(f"wrote {len(df)} rows x {len(df.columns)} columns to {args.csv}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from .biases import BIASES
     from .data import DATA, LABELS
@@ -372,6 +451,32 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--p-max", type=int, default=256, help="widest precision tried (default 256)")
     _output_args(pr)
     pr.set_defaults(func=cmd_precision)
+
+    sw = sub.add_parser("sweep", help="run a sweep file (TOML) and store one Parquet row per point",
+                        description="Expand a sweep file's axes into points (each seeded by the sweep seed and "
+                                    "its key), compute them on local processes or a Dask cluster, and store "
+                                    "the rows in a run folder under --out (see configs/).")
+    sw.add_argument("file", help="the sweep file (TOML)")
+    sw.add_argument("--out", default="results", help="folder of run folders (default results/)")
+    sw.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN",
+                    help="continue the newest unfinished run of this sweep (or the run folder RUN): only "
+                         "missing points are computed")
+    sw.add_argument("--workers", type=int, default=None, help="local worker processes (default: the cores)")
+    sw.add_argument("--dask", metavar="local", help="'local': run on a Dask LocalCluster started here")
+    sw.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)
+
+    rs = sub.add_parser("results", help="list runs, show one as a table, export it as CSV",
+                        description="Inspect the runs 'harness sweep' stored. RUN is a run folder (or its "
+                                    "results.parquet); pandas reads results.parquet in one call.")
+    rs.add_argument("action", choices=("list", "show", "export"))
+    rs.add_argument("run", nargs="?", help="the run folder (show, export)")
+    rs.add_argument("--out", default="results", help="where runs are (list; default results/)")
+    rs.add_argument("--columns", default="", help="show: comma list of columns")
+    rs.add_argument("--max-rows", type=int, default=60, help="show: rows printed at most (default 60)")
+    rs.add_argument("--csv", metavar="FILE", help="export: the CSV file to write")
+    rs.set_defaults(func=cmd_results)
 
     ls = sub.add_parser("list", help="every registered format and strategy name",
                         description="List the registries: formats, directions, biases, solvers, "

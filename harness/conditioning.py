@@ -101,7 +101,7 @@ def cond_lapack(z, b) -> tuple:
     if z.size > LAPACK_COND_MAX_N:
         raise HarnessError(f"cond by lapack needs a dense {z.size} x {z.size} matrix; "
                            f"limited to n <= {LAPACK_COND_MAX_N} (use structured or estimate)")
-    M = np.asfortranarray(dense_matrix(z, b, np.dtype(np.float64)))
+    M = dense_matrix(z, b, np.dtype(np.float64), order="F")
     out = []
     for norm in ("1", "I"):
         rcond, info = dtrcon(M, norm=norm, uplo="L", diag="N")

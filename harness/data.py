@@ -1,12 +1,19 @@
-"""Seeded generators of inputs and labels.
+"""Seeded generators of inputs and labels, and real data sets.
 
-Data: ``f(n, d, rng, param) -> X`` (n, d) float64. Labels: ``f(n, rng, rank, param)``
--> (n,) or (n, k) float64, where ``rank[i]`` is point i's position in projection
-order (only ``alternating`` looks at it).
+Data: ``f(n, d, rng, param) -> X`` (n, d) float64, or ``(X, y_true)`` for data that come
+with labels of their own. Labels: ``f(n, rng, rank, param, true)`` -> (n,) or (n, k)
+float64, where ``rank[i]`` is point i's position in projection order (only
+``alternating`` looks at it) and ``true`` the data set's own labels (``true`` and
+``randomized`` need them).
+
+Real data sets (``digits``, ``patches``, ``cifar10:PATH``) have their own dimension d;
+the requested d does not apply to them (:func:`native_dim`), and ask for no more
+points than they hold.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -14,7 +21,7 @@ import numpy as np
 from .errors import HarnessError
 from .registry import Registry, int_param
 
-__all__ = ["DATA", "LABELS", "make_data", "make_labels", "label_kind"]
+__all__ = ["DATA", "LABELS", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim"]
 
 DATA = Registry("data")
 LABELS = Registry("labels")
@@ -60,6 +67,119 @@ def lattice(n, d, rng, param=None):
     return rng.integers(0, 256, size=(n, d)).astype(np.float64)
 
 
+@DATA.register("clustered", param="K")
+def clustered(n, d, rng, param):
+    """Gaussian mixture: K centres ~ N(0, I), points ~ N(centre, 0.05^2 I), seeded."""
+    k = int_param(f"data clustered:{param} (K)", param, 1)
+    centres = rng.standard_normal((k, d))
+    return centres[rng.integers(0, k, size=n)] + 0.05 * rng.standard_normal((n, d))
+
+
+@DATA.register("near-duplicates", param="DELTA")
+def near_duplicates(n, d, rng, param):
+    """Pairs of points at distance DELTA (uniform on the cube; the second of a pair is the
+    first moved DELTA in a random direction): the smallest gaps are ~DELTA |a|."""
+    try:
+        delta = float(param)
+    except ValueError:
+        raise HarnessError(f"data near-duplicates:{param}: DELTA must be a number") from None
+    if not 0 < delta < 1:
+        raise HarnessError(f"data near-duplicates:{param}: DELTA must be in (0, 1)")
+    half = (n + 1) // 2
+    base = rng.random((half, d))
+    step = rng.standard_normal((half, d))
+    step *= delta / np.maximum(np.linalg.norm(step, axis=1, keepdims=True), 1e-300)
+    return np.vstack([base, base + step])[:n]
+
+
+@DATA.register("low-rank", param="K")
+def low_rank(n, d, rng, param):
+    """Points on a random K-dimensional subspace of R^d (K <= d): uniform coefficients."""
+    k = int_param(f"data low-rank:{param} (K)", param, 1)
+    if k > d:
+        raise HarnessError(f"data low-rank:{k}: K must be <= d = {d}")
+    basis = np.linalg.qr(rng.standard_normal((d, k)))[0]
+    return rng.random((n, k)) @ basis.T
+
+
+def _take(name, X, y, n, rng):
+    if n > X.shape[0]:
+        raise HarnessError(f"data {name} has {X.shape[0]} points; asked for n = {n}")
+    idx = rng.permutation(X.shape[0])[:n]
+    return np.ascontiguousarray(X[idx], dtype=np.float64), np.asarray(y, np.float64)[idx]
+
+
+@DATA.register("digits")
+def digits(n, d, rng, param=None):
+    """scikit-learn's bundled handwritten digits: 1,797 x 64 integer pixels (0..16), true labels 0..9."""
+    from sklearn.datasets import load_digits
+
+    ds = load_digits()
+    return _take("digits", ds.data, ds.target, n, rng)
+
+
+#: scikit-image's bundled RGB photographs (shipped with the package, no download).
+PATCH_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "hubble_deep_field")
+#: Patch side and stride: 32 x 32 x 3 (CIFAR's shape), overlapping by 24 pixels.
+PATCH, PATCH_STRIDE = 32, 8
+
+
+@functools.lru_cache(maxsize=1)
+def _patch_bank():
+    import skimage.data
+
+    Xs, ys = [], []
+    for label, name in enumerate(PATCH_IMAGES):
+        im = np.asarray(getattr(skimage.data, name)())[..., :3]
+        h, w = im.shape[:2]
+        for r in range(0, h - PATCH + 1, PATCH_STRIDE):
+            for c in range(0, w - PATCH + 1, PATCH_STRIDE):
+                Xs.append(im[r:r + PATCH, c:c + PATCH].reshape(-1))
+                ys.append(label)
+    return np.array(Xs, dtype=np.uint8), np.array(ys)
+
+
+@DATA.register("patches")
+def patches(n, d, rng, param=None):
+    """32x32x3 patches (stride 8) of scikit-image's bundled photographs: a CIFAR-shaped real image
+    set (d = 3072, integer pixels 0..255), labelled by source photograph (~60,000 patches)."""
+    X, y = _patch_bank()
+    return _take("patches", X, y, n, rng)
+
+
+@DATA.register("cifar10", param="PATH")
+def cifar10(n, d, rng, param):
+    """The CIFAR-10 python batches in folder PATH (data_batch_1..5, test_batch): d = 3072, true labels."""
+    from .datafiles import load_cifar10
+
+    X, y = load_cifar10(param, max_rows=None)
+    return _take(f"cifar10:{param}", X, y, n, rng)
+
+
+def native_dim(kind: str):
+    """The fixed dimension of a real data set, or None for generators that take d."""
+    head = kind.split(":", 1)[0]
+    return {"digits": 64, "patches": 3 * PATCH * PATCH, "cifar10": 3072}.get(head)
+
+
+@LABELS.register("true")
+def true(n, rng, rank, param=None, true=None):
+    """The data set's own labels (class numbers as one real output; real data only)."""
+    if true is None:
+        raise HarnessError("labels true: this data has no labels of its own (use digits, patches or cifar10:PATH)")
+    return np.asarray(true, np.float64).copy()
+
+
+@LABELS.register("randomized")
+def randomized(n, rng, rank, param=None, true=None):
+    """Each label replaced by a uniformly random class of the data set (the paper's randomization test)."""
+    if true is None:
+        raise HarnessError("labels randomized: this data has no labels of its own (use digits, patches or "
+                           "cifar10:PATH)")
+    classes = np.unique(np.asarray(true))
+    return classes[rng.integers(0, classes.size, size=n)].astype(np.float64)
+
+
 @LABELS.register("binary")
 def binary(n, rng, rank, param=None):
     """0/1 labels, fair coin per point."""
@@ -85,18 +205,26 @@ def classes(n, rng, rank, param):
     return np.eye(k)[rng.integers(0, k, size=n)]
 
 
-def make_data(kind: str, n: int, d: int, rng) -> np.ndarray:
-    """Generate inputs; validates n and d."""
+def make_dataset(kind: str, n: int, d: int, rng):
+    """(X, the data's own labels or None); validates n and d."""
     entry = DATA.get(kind)
     if int(n) < 1:
         raise HarnessError(f"n must be at least 1, got {n}")
     if int(d) < 1:
         raise HarnessError(f"d must be at least 1, got {d}")
-    return entry.func(int(n), int(d), rng, entry.param)
+    out = entry.func(int(n), int(d), rng, entry.param)
+    return out if isinstance(out, tuple) else (out, None)
 
 
-def make_labels(kind: str, n: int, rng, rank) -> np.ndarray:
+def make_data(kind: str, n: int, d: int, rng) -> np.ndarray:
+    """Generate inputs; validates n and d."""
+    return make_dataset(kind, n, d, rng)[0]
+
+
+def make_labels(kind: str, n: int, rng, rank, true=None) -> np.ndarray:
     entry = LABELS.get(kind)
+    if entry.name in ("true", "randomized"):
+        return entry.func(int(n), rng, rank, entry.param, true=true)
     return entry.func(int(n), rng, rank, entry.param)
 
 

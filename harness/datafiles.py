@@ -80,3 +80,60 @@ def load_xy(path, labels_path=None):
     if X.dtype.kind not in "fiub" or np.asarray(y).dtype.kind not in "fiub":
         raise HarnessError(f"{path}: X and y must be numeric (got {X.dtype} and {np.asarray(y).dtype})")
     return X, y
+
+
+#: What a CIFAR-10 python batch may reference when unpickled (numpy arrays, builtins):
+#: anything else is refused, so a hostile file cannot run code.
+_CIFAR_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"), ("builtins", "list"), ("builtins", "dict"),
+    ("_codecs", "encode"),
+}
+CIFAR_BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
+
+
+def _restricted_unpickle(path: Path):
+    import pickle
+
+    class Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in _CIFAR_ALLOWED:
+                return super().find_class(module, name)
+            raise HarnessError(f"{path}: refuses to load {module}.{name}: not a CIFAR-10 python batch")
+
+    with path.open("rb") as f:
+        return Restricted(f, encoding="bytes").load()
+
+
+def load_cifar10(folder, max_rows: int | None = None):
+    """(X uint8 (m, 3072), y int (m,)) from the standard CIFAR-10 python batches in ``folder``
+    (``data_batch_1`` .. ``data_batch_5``, ``test_batch``; those present, in that order)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HarnessError(f"cifar10: no such folder: {folder}")
+    files = [folder / b for b in CIFAR_BATCHES if (folder / b).exists()]
+    if not files:
+        raise HarnessError(f"cifar10: {folder} holds none of {', '.join(CIFAR_BATCHES)}")
+    Xs, ys, total = [], [], 0
+    for f in files:
+        try:
+            batch = _restricted_unpickle(f)
+        except HarnessError:
+            raise
+        except Exception as exc:  # a truncated or foreign file
+            raise HarnessError(f"{f}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from None
+        if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+            raise HarnessError(f"{f}: a CIFAR-10 batch is a dict with b'data' and b'labels'")
+        X = np.asarray(batch[b"data"])
+        y = np.asarray(batch[b"labels"])
+        if X.ndim != 2 or X.shape[1] != 3072 or X.dtype != np.uint8 or y.shape != (X.shape[0],):
+            raise HarnessError(f"{f}: data must be uint8 (m, 3072) with m labels; got {X.dtype} {X.shape}, "
+                               f"labels {y.shape}")
+        Xs.append(X)
+        ys.append(y)
+        total += X.shape[0]
+        if max_rows is not None and total >= max_rows:
+            break
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+    return (X, y) if max_rows is None else (X[:max_rows], y[:max_rows])

@@ -172,7 +172,10 @@ def round_fraction(q, fmt: Format) -> float:
         half = 2 * r - (den << -shift)
     if half > 0 or (half == 0 and m & 1):
         m += 1
-    value = math.ldexp(float(m), -shift) if m.bit_length() <= 60 else float("inf")
+    try:  # past float64's range (far beyond any format's max_finite): overflow below
+        value = math.ldexp(float(m), -shift) if m.bit_length() <= 60 else float("inf")
+    except OverflowError:
+        value = float("inf")
     if value > fmt.max_finite:
         return float("nan") if fmt.overflow == "nan" else sign * float("inf")
     return sign * value

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .construction import construct, project_points, rng_for
-from .data import label_kind, make_data, make_labels
+from .data import label_kind, make_dataset, make_labels
 from .errors import HarnessError
 from .formats import get_format
 from .outcome import reproduced
@@ -82,12 +82,12 @@ def make_problem(n: int, d: int, data: str = "uniform", labels: str = "binary", 
     :func:`construct` tries first with the same seed, format and rounding.
     """
     fmt_obj = get_format(fmt)
-    X = make_data(data, n, d, rng_for(seed, "data"))
+    X, own = make_dataset(data, n, d, rng_for(seed, "data"))
     rank = np.zeros(X.shape[0], dtype=np.int64)
     if labels.split(":")[0] == "alternating":
         _, _, z = project_points(fmt_obj.cast(X), direction, fmt_obj, fmt_obj.kernel_spec(rounding), seed)
         rank[np.argsort(z, kind="stable")] = np.arange(z.size)
-    return X, make_labels(labels, X.shape[0], rng_for(seed, "labels"), rank)
+    return X, make_labels(labels, X.shape[0], rng_for(seed, "labels"), rank, true=own)
 
 
 def fit(n: int | None = None, d: int | None = None, data: str = "uniform", labels: str = "binary", *,

@@ -189,7 +189,7 @@ def default_evaluators(fmt, rounding: str = "nearest") -> tuple:
 
 
 def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int | None = None,
-            exact_max_n: int | None = None, cond_methods=METHODS, progress=None) -> Analysis:
+            exact_max_n: int | None = None, cond_methods=METHODS, cond_limits=None, progress=None) -> Analysis:
     """Every metric of ``net`` built from inputs X and labels y (the caller's row order).
 
     Parameters
@@ -204,6 +204,8 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
         (defaults: :data:`harness.reference.CHECK_MAX_N`, ``EXACT_REFERENCE_MAX_N``).
     cond_methods : sequence of str
         Condition-number methods to run (each is skipped above its size limit).
+    cond_limits : dict, optional
+        ``exact_max_n`` / ``lapack_max_n`` overriding :func:`harness.conditioning.condition`'s.
     progress : callable, optional
         Called with a short message before each stage.
 
@@ -236,7 +238,7 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
 
     say("gaps and conditioning")
     gaps = gap_stats(z, b)
-    cond = condition(z, b, W[:, 0], methods=cond_methods)
+    cond = condition(z, b, W[:, 0], methods=cond_methods, **(cond_limits or {}))
     scale = float(np.max(np.abs(Y))) if Y.size else 0.0
     with np.errstate(over="ignore", invalid="ignore"):
         mw, n1 = float(np.max(np.abs(W))), float(np.max(np.sum(np.abs(W), axis=0)))

@@ -52,11 +52,26 @@ def backsub(z, b, Y, fmt, F, seed):
     return solve_backsub(z, b, Y, F, seed)
 
 
-def dense_matrix(z, b, dtype) -> np.ndarray:
-    """M[i, j] = relu(z_i - b_j) in ``dtype`` arithmetic (each entry one rounded subtraction)."""
+#: Alignment of dense matrices handed to BLAS/LAPACK: OpenBLAS's SIMD kernels split their
+#: work by the array's address, so the same matrix at another address can round
+#: differently; a fixed alignment makes results independent of where numpy put it.
+DENSE_ALIGN = 64
+
+
+def dense_matrix(z, b, dtype, order: str = "C") -> np.ndarray:
+    """M[i, j] = relu(z_i - b_j) in ``dtype`` arithmetic (each entry one rounded subtraction),
+    in a DENSE_ALIGN-byte-aligned buffer."""
+    dtype = np.dtype(dtype)
     z = np.asarray(z, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
-    return np.maximum(z[:, None] - b[None, :], dtype.type(0))
+    n, m = z.size, b.size
+    nbytes = n * m * dtype.itemsize
+    buf = np.empty(nbytes + DENSE_ALIGN, dtype=np.uint8)
+    off = (-buf.ctypes.data) % DENSE_ALIGN
+    out = buf[off:off + nbytes].view(dtype).reshape((n, m), order=order)
+    np.subtract(z[:, None], b[None, :], out=out)
+    np.maximum(out, dtype.type(0), out=out)
+    return out
 
 
 @SOLVERS.register("lapack")

@@ -1,0 +1,287 @@
+"""Sweep definitions: a TOML file naming the axes to cross, read and checked.
+
+A sweep file::
+
+    name = "quick"
+    seed = 0                 # the sweep seed; each point's seed derives from it and the point
+    seeds = 2                # repetitions (seed indices) per configuration
+    metrics = ["fit", "conditioning", "solve"]
+    time_limit = 120         # seconds per point (local backend); the point is recorded as timeout
+    memory_limit_gb = 8      # points whose estimate exceeds it are recorded as "skipped: memory"
+
+    [axes]
+    n = [64, 256, 1024]                  # or { log = [64, 65536], points = 5 }
+    d = [8]
+    data = ["uniform"]
+    labels = ["binary"]
+    direction = ["gaussian"]
+    bias = ["midpoint", "fraction:0.75"]
+    fmt = ["float64", "float32"]
+    solver = ["recurrence"]
+    evaluator = ["sequential"]
+
+    [[exclude]]              # skip every point matching all of these
+    solver = "lapack"
+    n_above = 10000          # optional bounds on n: n_above, n_below
+
+Metric groups: ``fit`` (construction and the fit outcome: always recorded),
+``conditioning`` (the O(n) closed form and the estimate; exact and LAPACK within
+their size limits), ``solve`` (reference-based solve, backward and evaluation errors;
+costly above a few 10^4 points). Unknown keys, bad ranges and unknown strategy names
+are errors naming the file, the key and, where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import HarnessError
+
+__all__ = ["SweepSpec", "Point", "load_sweep", "parse_sweep", "AXES", "METRIC_GROUPS", "SPEC_VERSION"]
+
+#: Version of the sweep-file format (bump on any change of keys or meaning).
+SPEC_VERSION = 1
+AXES = ("n", "d", "data", "labels", "direction", "bias", "fmt", "solver", "evaluator")
+METRIC_GROUPS = ("fit", "conditioning", "solve")
+_TOP = {"name", "seed", "seeds", "metrics", "time_limit", "memory_limit_gb", "axes", "exclude", "description",
+        "rounding"}
+_DEFAULT_AXES = {"d": [8], "data": ["uniform"], "labels": ["binary"], "direction": ["gaussian"],
+                 "bias": ["midpoint"], "fmt": ["float64"], "solver": ["recurrence"], "evaluator": ["sequential"]}
+#: A log-range may not expand past this many n values (a typo guard).
+MAX_LOG_POINTS = 200
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration and seed index of a sweep; ``seed`` derives from the sweep seed and the key."""
+
+    n: int
+    d: int
+    data: str
+    labels: str
+    direction: str
+    bias: str
+    fmt: str
+    solver: str
+    evaluator: str
+    rounding: str
+    seed_index: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """A stable, human-readable identity (independent of seed derivation)."""
+        return (f"n={self.n}|d={self.d}|data={self.data}|labels={self.labels}|direction={self.direction}|"
+                f"bias={self.bias}|fmt={self.fmt}|solver={self.solver}|evaluator={self.evaluator}|"
+                f"rounding={self.rounding}|s={self.seed_index}")
+
+    @property
+    def file_id(self) -> str:
+        """Short file name for this point's result (hash of the key)."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A checked sweep definition (see the module docstring)."""
+
+    name: str
+    seed: int
+    seeds: int
+    metrics: tuple
+    time_limit: float
+    memory_limit_gb: float
+    axes: tuple            # ((axis, (values...)), ...) in AXES order
+    exclude: tuple         # (dict, ...)
+    rounding: str
+    source: str            # the file's text
+    path: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+    def axis(self, name: str) -> tuple:
+        return dict(self.axes)[name]
+
+    def points(self) -> list:
+        """Every point, in a deterministic order (axes crossed in AXES order, then seeds).
+        Real data sets take their own d (:func:`harness.data.native_dim`)."""
+        from .data import native_dim
+
+        out, seen = [], set()
+        values = [dict(self.axes)[a] for a in AXES]
+        for combo in itertools.product(*values):
+            cfg = dict(zip(AXES, combo))
+            if any(_excluded(cfg, ex) for ex in self.exclude):
+                continue
+            own = native_dim(cfg["data"])
+            if own is not None:  # real data have their own d: the d axis does not apply
+                cfg["d"] = own
+                if tuple(cfg.values()) in seen:
+                    continue
+                seen.add(tuple(cfg.values()))
+            for s in range(self.seeds):
+                p = Point(**cfg, rounding=self.rounding, seed_index=s, seed=0)
+                out.append(Point(**{**p.to_dict(), "seed": point_seed(self.seed, p.key)}))
+        return out
+
+
+def point_seed(sweep_seed: int, key: str) -> int:
+    """The point's seed: numpy SeedSequence of (sweep seed, hash of the key): independent of
+    the order of points, the number of workers and the backend."""
+    words = np.frombuffer(hashlib.sha256(key.encode()).digest()[:16], dtype=np.uint32).tolist()
+    return int(np.random.SeedSequence([int(sweep_seed), *words]).generate_state(1, dtype=np.uint32)[0])
+
+
+def _excluded(cfg: dict, ex: dict) -> bool:
+    for k, v in ex.items():
+        if k == "n_above":
+            if not cfg["n"] > v:
+                return False
+        elif k == "n_below":
+            if not cfg["n"] < v:
+                return False
+        elif cfg.get(k) != v:
+            return False
+    return True
+
+
+def _line(text: str, key: str) -> str:
+    m = re.search(rf"^\s*{re.escape(key)}\s*=", text, flags=re.M)
+    return f" (line {text[:m.start()].count(chr(10)) + 1})" if m else ""
+
+
+def _err(path, text, key, msg):
+    return HarnessError(f"{path}: {key}{_line(text, key.split('.')[-1])}: {msg}")
+
+
+def _int_values(path, text, key, v, minimum=1):
+    if isinstance(v, dict):
+        unknown = set(v) - {"log", "points"}
+        if unknown or "log" not in v:
+            raise _err(path, text, key, "a range is { log = [LO, HI], points = K }"
+                       + (f"; unknown {sorted(unknown)}" if unknown else ""))
+        lo_hi, k = v["log"], v.get("points", 5)
+        if (not isinstance(lo_hi, list) or len(lo_hi) != 2 or not all(isinstance(x, int) for x in lo_hi)
+                or not isinstance(k, int)):
+            raise _err(path, text, key, f"log = [LO, HI] takes two whole numbers and points one; got {v}")
+        lo, hi = lo_hi
+        if not minimum <= lo <= hi:
+            raise _err(path, text, key, f"log range needs {minimum} <= LO <= HI, got [{lo}, {hi}]")
+        if not 1 <= k <= MAX_LOG_POINTS:
+            raise _err(path, text, key, f"points must be 1..{MAX_LOG_POINTS}, got {k}")
+        vals = sorted({int(round(x)) for x in np.geomspace(lo, hi, k)}) if k > 1 else [lo]
+        return tuple(vals)
+    vals = v if isinstance(v, list) else [v]
+    if not vals:
+        raise _err(path, text, key, "needs at least one value")
+    for x in vals:
+        if not isinstance(x, int) or isinstance(x, bool) or x < minimum:
+            raise _err(path, text, key, f"values must be whole numbers >= {minimum}, got {x!r}")
+    return tuple(vals)
+
+
+def _names(path, text, key, v, registry):
+    vals = v if isinstance(v, list) else [v]
+    if not vals:
+        raise _err(path, text, key, "needs at least one value")
+    for x in vals:
+        if not isinstance(x, str):
+            raise _err(path, text, key, f"values must be names (strings), got {x!r}")
+        try:
+            registry.get(x)
+        except HarnessError as exc:
+            raise _err(path, text, key, str(exc)) from None
+    return tuple(vals)
+
+
+def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
+    """Check and parse a sweep definition (the TOML text)."""
+    from .biases import BIASES
+    from .data import DATA, LABELS
+    from .directions import DIRECTIONS
+    from .evaluators import EVALUATORS
+    from .formats import FORMATS, ROUNDING_MODES
+    from .solvers import SOLVERS
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - _TOP)
+    if unknown:
+        raise _err(path, text, unknown[0], f"unknown key; valid: {', '.join(sorted(_TOP))}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name or ""):
+        raise _err(path, text, "name", f"needs a name of letters, digits, '_', '-', '.' (<= 64), got {name!r}")
+    for key, default in (("seed", 0), ("seeds", 1)):
+        v = raw.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool) or v < (0 if key == "seed" else 1):
+            raise _err(path, text, key, f"must be a whole number >= {0 if key == 'seed' else 1}, got {v!r}")
+    metrics = raw.get("metrics", ["fit", "conditioning"])
+    if not isinstance(metrics, list) or any(m not in METRIC_GROUPS for m in metrics):
+        raise _err(path, text, "metrics", f"a list of {', '.join(METRIC_GROUPS)}; got {metrics!r}")
+    limits = {}
+    for key, default in (("time_limit", 600.0), ("memory_limit_gb", 8.0)):
+        v = raw.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+            raise _err(path, text, key, f"must be a positive number, got {v!r}")
+        limits[key] = float(v)
+    rounding = raw.get("rounding", "nearest")
+    if rounding not in ROUNDING_MODES:
+        raise _err(path, text, "rounding", f"one of {', '.join(ROUNDING_MODES)}, got {rounding!r}")
+    axes_raw = raw.get("axes")
+    if not isinstance(axes_raw, dict) or "n" not in axes_raw:
+        raise HarnessError(f"{path}: needs an [axes] table with at least n")
+    bad = sorted(set(axes_raw) - set(AXES))
+    if bad:
+        raise _err(path, text, f"axes.{bad[0]}", f"unknown axis; valid: {', '.join(AXES)}")
+    regs = {"data": DATA, "labels": LABELS, "direction": DIRECTIONS, "bias": BIASES, "fmt": FORMATS,
+            "solver": SOLVERS, "evaluator": EVALUATORS}
+    axes = []
+    for a in AXES:
+        v = axes_raw.get(a, _DEFAULT_AXES.get(a))
+        if a in ("n", "d"):
+            axes.append((a, _int_values(path, text, f"axes.{a}", v, minimum=2 if a == "n" else 1)))
+        else:
+            axes.append((a, _names(path, text, f"axes.{a}", v, regs[a])))
+    excl = raw.get("exclude", [])
+    if not isinstance(excl, list):
+        raise _err(path, text, "exclude", "must be an array of tables ([[exclude]])")
+    for i, ex in enumerate(excl):
+        if not isinstance(ex, dict) or not ex:
+            raise HarnessError(f"{path}: exclude[{i}] must be a non-empty table")
+        for k, v in ex.items():
+            if k in ("n_above", "n_below"):
+                if not isinstance(v, int):
+                    raise HarnessError(f"{path}: exclude[{i}].{k} must be a whole number, got {v!r}")
+            elif k not in AXES:
+                raise HarnessError(f"{path}: exclude[{i}].{k}: unknown key; valid: {', '.join(AXES)}, n_above, n_below")
+    return SweepSpec(name=name, seed=int(raw.get("seed", 0)), seeds=int(raw.get("seeds", 1)),
+                     metrics=tuple(dict.fromkeys(["fit", *metrics])), time_limit=limits["time_limit"],
+                     memory_limit_gb=limits["memory_limit_gb"], axes=tuple(axes), exclude=tuple(excl),
+                     rounding=rounding, source=text, path=str(path))
+
+
+def load_sweep(path) -> SweepSpec:
+    """Read and check a sweep file."""
+    p = Path(path)
+    if not p.exists():
+        raise HarnessError(f"no such sweep file: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{p}: cannot read: {exc}") from None
+    return parse_sweep(text, str(p))
