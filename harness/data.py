@@ -102,16 +102,31 @@ def low_rank(n, d, rng, param):
     return rng.random((n, k)) @ basis.T
 
 
-def _take(name, X, y, n, rng):
+def _distinct(X, y):
+    """Rows of X kept once each (the first occurrence, order kept): real sets hold exact
+    duplicates (flat patches, repeated images), and a duplicate under two labels is a
+    contradiction no function fits, not a numerical failure. Rows compare as raw bytes."""
+    X = np.ascontiguousarray(X)
+    rows = X.view(np.dtype((np.void, X.shape[1] * X.itemsize))).ravel()
+    _, first = np.unique(rows, return_index=True)
+    keep = np.sort(first)
+    return X[keep], np.asarray(y)[keep]
+
+
+def _take(name, X, y, n, rng, distinct: bool = False):
+    """n seeded distinct points of a real data set (see _distinct)."""
+    if not distinct:
+        X, y = _distinct(X, y)
     if n > X.shape[0]:
-        raise HarnessError(f"data {name} has {X.shape[0]} points; asked for n = {n}")
+        raise HarnessError(f"data {name} has {X.shape[0]} distinct points; asked for n = {n}")
     idx = rng.permutation(X.shape[0])[:n]
     return np.ascontiguousarray(X[idx], dtype=np.float64), np.asarray(y, np.float64)[idx]
 
 
 @DATA.register("digits")
 def digits(n, d, rng, param=None):
-    """scikit-learn's bundled handwritten digits: 1,797 x 64 integer pixels (0..16), true labels 0..9."""
+    """scikit-learn's bundled handwritten digits: 1,797 x 64 integer pixels (0..16), true labels 0..9
+    (duplicates kept once)."""
     from sklearn.datasets import load_digits
 
     ds = load_digits()
@@ -136,15 +151,15 @@ def _patch_bank():
             for c in range(0, w - PATCH + 1, PATCH_STRIDE):
                 Xs.append(im[r:r + PATCH, c:c + PATCH].reshape(-1))
                 ys.append(label)
-    return np.array(Xs, dtype=np.uint8), np.array(ys)
+    return _distinct(np.array(Xs, dtype=np.uint8), np.array(ys))
 
 
 @DATA.register("patches")
 def patches(n, d, rng, param=None):
     """32x32x3 patches (stride 8) of scikit-image's bundled photographs: a CIFAR-shaped real image
-    set (d = 3072, integer pixels 0..255), labelled by source photograph (~60,000 patches)."""
+    set (d = 3072, integer pixels 0..255), labelled by source photograph (56,121 distinct patches)."""
     X, y = _patch_bank()
-    return _take("patches", X, y, n, rng)
+    return _take("patches", X, y, n, rng, distinct=True)
 
 
 @DATA.register("cifar10", param="PATH")

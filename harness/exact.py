@@ -236,7 +236,7 @@ def to_float(q) -> float:
     try:
         return float(q)
     except OverflowError:
-        return math.copysign(math.inf, q)
+        return math.inf if q > 0 else -math.inf
 
 
 def mpf_to_fraction(x) -> Fraction:

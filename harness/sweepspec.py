@@ -20,6 +20,10 @@ A sweep file::
     solver = ["recurrence"]
     evaluator = ["sequential"]
 
+    [[also]]                 # more points: the main axes with these replaced (a union)
+    solver = ["backsub", "lapack"]
+    n = [64, 1024]
+
     [[exclude]]              # skip every point matching all of these
     solver = "lapack"
     n_above = 10000          # optional bounds on n: n_above, n_below
@@ -49,12 +53,13 @@ __all__ = ["SweepSpec", "Point", "load_sweep", "parse_sweep", "AXES", "METRIC_GR
 
 #: Version of the sweep-file format (bump on any change of keys or meaning).
 SPEC_VERSION = 1
-AXES = ("n", "d", "data", "labels", "direction", "bias", "fmt", "solver", "evaluator")
+AXES = ("n", "d", "data", "labels", "direction", "bias", "fmt", "solver", "evaluator", "rounding")
 METRIC_GROUPS = ("fit", "conditioning", "solve")
-_TOP = {"name", "seed", "seeds", "metrics", "time_limit", "memory_limit_gb", "axes", "exclude", "description",
-        "rounding"}
+_TOP = {"name", "seed", "seeds", "metrics", "time_limit", "memory_limit_gb", "axes", "also", "exclude",
+        "description"}
 _DEFAULT_AXES = {"d": [8], "data": ["uniform"], "labels": ["binary"], "direction": ["gaussian"],
-                 "bias": ["midpoint"], "fmt": ["float64"], "solver": ["recurrence"], "evaluator": ["sequential"]}
+                 "bias": ["midpoint"], "fmt": ["float64"], "solver": ["recurrence"], "evaluator": ["sequential"],
+                 "rounding": ["nearest"]}
 #: A log-range may not expand past this many n values (a typo guard).
 MAX_LOG_POINTS = 200
 
@@ -103,8 +108,8 @@ class SweepSpec:
     time_limit: float
     memory_limit_gb: float
     axes: tuple            # ((axis, (values...)), ...) in AXES order
+    also: tuple            # (axes tuple like ``axes``, ...): further grids, each the main one with overrides
     exclude: tuple         # (dict, ...)
-    rounding: str
     source: str            # the file's text
     path: str
 
@@ -121,20 +126,21 @@ class SweepSpec:
         from .data import native_dim
 
         out, seen = [], set()
-        values = [dict(self.axes)[a] for a in AXES]
-        for combo in itertools.product(*values):
-            cfg = dict(zip(AXES, combo))
-            if any(_excluded(cfg, ex) for ex in self.exclude):
-                continue
-            own = native_dim(cfg["data"])
-            if own is not None:  # real data have their own d: the d axis does not apply
-                cfg["d"] = own
-                if tuple(cfg.values()) in seen:
+        for grid in (self.axes, *self.also):
+            values = [dict(grid)[a] for a in AXES]
+            for combo in itertools.product(*values):
+                cfg = dict(zip(AXES, combo))
+                if any(_excluded(cfg, ex) for ex in self.exclude):
+                    continue
+                own = native_dim(cfg["data"])
+                if own is not None:  # real data have their own d: the d axis does not apply
+                    cfg["d"] = own
+                if tuple(cfg.values()) in seen:  # grids may overlap
                     continue
                 seen.add(tuple(cfg.values()))
-            for s in range(self.seeds):
-                p = Point(**cfg, rounding=self.rounding, seed_index=s, seed=0)
-                out.append(Point(**{**p.to_dict(), "seed": point_seed(self.seed, p.key)}))
+                for s in range(self.seeds):
+                    p = Point(**cfg, seed_index=s, seed=0)
+                    out.append(Point(**{**p.to_dict(), "seed": point_seed(self.seed, p.key)}))
         return out
 
 
@@ -213,7 +219,7 @@ def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
     from .data import DATA, LABELS
     from .directions import DIRECTIONS
     from .evaluators import EVALUATORS
-    from .formats import FORMATS, ROUNDING_MODES
+    from .formats import FORMATS, ROUNDING_MODES  # noqa: F401  (ROUNDING_MODES: the rounding axis)
     from .solvers import SOLVERS
 
     try:
@@ -239,24 +245,40 @@ def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
             raise _err(path, text, key, f"must be a positive number, got {v!r}")
         limits[key] = float(v)
-    rounding = raw.get("rounding", "nearest")
-    if rounding not in ROUNDING_MODES:
-        raise _err(path, text, "rounding", f"one of {', '.join(ROUNDING_MODES)}, got {rounding!r}")
     axes_raw = raw.get("axes")
     if not isinstance(axes_raw, dict) or "n" not in axes_raw:
         raise HarnessError(f"{path}: needs an [axes] table with at least n")
-    bad = sorted(set(axes_raw) - set(AXES))
-    if bad:
-        raise _err(path, text, f"axes.{bad[0]}", f"unknown axis; valid: {', '.join(AXES)}")
+
+    class _Rounding:  # a registry-like check for the rounding axis
+        @staticmethod
+        def get(name):
+            if name not in ROUNDING_MODES:
+                raise HarnessError(f"unknown rounding {name!r}; valid: {', '.join(ROUNDING_MODES)}")
+
     regs = {"data": DATA, "labels": LABELS, "direction": DIRECTIONS, "bias": BIASES, "fmt": FORMATS,
-            "solver": SOLVERS, "evaluator": EVALUATORS}
-    axes = []
-    for a in AXES:
-        v = axes_raw.get(a, _DEFAULT_AXES.get(a))
-        if a in ("n", "d"):
-            axes.append((a, _int_values(path, text, f"axes.{a}", v, minimum=2 if a == "n" else 1)))
-        else:
-            axes.append((a, _names(path, text, f"axes.{a}", v, regs[a])))
+            "solver": SOLVERS, "evaluator": EVALUATORS, "rounding": _Rounding}
+
+    def grid(table, where, base):
+        bad = sorted(set(table) - set(AXES))
+        if bad:
+            raise _err(path, text, f"{where}.{bad[0]}", f"unknown axis; valid: {', '.join(AXES)}")
+        out = []
+        for a in AXES:
+            if a not in table:
+                out.append((a, base[a]))
+            elif a in ("n", "d"):
+                out.append((a, _int_values(path, text, f"{where}.{a}", table[a], minimum=2 if a == "n" else 1)))
+            else:
+                out.append((a, _names(path, text, f"{where}.{a}", table[a], regs[a])))
+        return tuple(out)
+
+    defaults = {a: None for a in AXES}
+    main_table = {**{a: v for a, v in _DEFAULT_AXES.items()}, **axes_raw}
+    axes = grid(main_table, "axes", defaults)
+    also_raw = raw.get("also", [])
+    if not isinstance(also_raw, list) or not all(isinstance(t, dict) and t for t in also_raw):
+        raise _err(path, text, "also", "must be an array of non-empty tables ([[also]])")
+    also = tuple(grid(t, f"also[{i}]", dict(axes)) for i, t in enumerate(also_raw))
     excl = raw.get("exclude", [])
     if not isinstance(excl, list):
         raise _err(path, text, "exclude", "must be an array of tables ([[exclude]])")
@@ -271,8 +293,8 @@ def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
                 raise HarnessError(f"{path}: exclude[{i}].{k}: unknown key; valid: {', '.join(AXES)}, n_above, n_below")
     return SweepSpec(name=name, seed=int(raw.get("seed", 0)), seeds=int(raw.get("seeds", 1)),
                      metrics=tuple(dict.fromkeys(["fit", *metrics])), time_limit=limits["time_limit"],
-                     memory_limit_gb=limits["memory_limit_gb"], axes=tuple(axes), exclude=tuple(excl),
-                     rounding=rounding, source=text, path=str(path))
+                     memory_limit_gb=limits["memory_limit_gb"], axes=axes, also=also, exclude=tuple(excl),
+                     source=text, path=str(path))
 
 
 def load_sweep(path) -> SweepSpec:

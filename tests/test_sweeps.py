@@ -78,6 +78,20 @@ def test_points_expand_deterministically_with_order_free_seeds(tmp_path):
     assert sorted((p.data, p.d) for p in real.points()) == [("digits", 64), ("uniform", 4), ("uniform", 8)]
 
 
+def test_also_grids_and_the_rounding_axis():
+    spec = parse_sweep('name = "g"\n[axes]\nn = [10, 20]\nfmt = ["float32"]\n'
+                       '[[also]]\nn = [20, 30]\nrounding = ["nearest", "stochastic"]\n')
+    got = sorted((p.n, p.rounding) for p in spec.points())
+    # main grid 10, 20 (nearest); also-grid 20, 30 x both roundings; (20, nearest) only once
+    assert got == [(10, "nearest"), (20, "nearest"), (20, "stochastic"), (30, "nearest"), (30, "stochastic")]
+    with pytest.raises(harness.HarnessError, match="also\\[0\\].colour"):
+        parse_sweep('name = "g"\n[axes]\nn = [10]\n[[also]]\ncolour = [1]\n')
+    with pytest.raises(harness.HarnessError, match="unknown rounding 'up'"):
+        parse_sweep('name = "g"\n[axes]\nn = [10]\nrounding = ["up"]\n')
+    for f in ("quick", "nightly", "paper"):  # the shipped sweeps parse
+        assert load_sweep(Path(__file__).parents[1] / "configs" / f"{f}.toml").points()
+
+
 def test_local_run_writes_rows_store_and_provenance(tmp_path):
     spec = _spec(tmp_path)
     run = run_sweep(spec, tmp_path / "out", workers=2, progress=False)
@@ -191,7 +205,7 @@ data = ["uniform", "digits"]
     df = load_run(run_sweep(spec, tmp_path / "o", workers=2, progress=False))
     status = {(r.data, r.n): (r.status, r.message) for r in df.itertuples()}
     assert status[("uniform", 40)][0] == status[("digits", 40)][0] == status[("uniform", 2000)][0] == "ok"
-    assert status[("digits", 2000)][0] == "error" and "1797 points" in status[("digits", 2000)][1]
+    assert status[("digits", 2000)][0] == "error" and "1797 distinct points" in status[("digits", 2000)][1]
     # the certified reference and its check take well over 3 s at 10^6 here
     assert status[("uniform", 1000000)][0] == "timeout" and "time_limit" in status[("uniform", 1000000)][1]
     for key in (("digits", 1000000), ("uniform", 100000000), ("digits", 100000000)):
