@@ -288,7 +288,7 @@ def test_cifar10_loader_reads_the_standard_batches(tmp_path):
     assert X.shape == (50, 3072) and X.dtype == np.uint8 and y.shape == (50,)
     net, rep = harness.fit(40, 1, f"cifar10:{folder}", "true")
     assert rep.d == 3072 and rep.n_input == 40
-    with pytest.raises(harness.HarnessError, match="has 50 points"):
+    with pytest.raises(harness.HarnessError, match="has 50 distinct points"):
         harness.fit(60, 1, f"cifar10:{folder}", "true")
 
 
