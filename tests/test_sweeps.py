@@ -134,11 +134,19 @@ def _same_rows(a: pd.DataFrame, b: pd.DataFrame):
 
 
 def test_dask_local_cluster_gives_the_same_rows(tmp_path):
+    """--dask local, and an existing cluster reached by its tcp:// address (a LocalCluster this
+    test starts on loopback), give the local backend's rows."""
+    from distributed import LocalCluster
+
     spec = _spec(tmp_path)
     local = load_run(run_sweep(spec, tmp_path / "a", workers=1, progress=False))
     dask = load_run(run_sweep(spec, tmp_path / "b", workers=2, scheduler="local", progress=False))
     _same_rows(local, dask)
     assert "dask-local" in read_run_info(next((tmp_path / "b").iterdir()))["provenance"]["backend"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        remote = load_run(run_sweep(spec, tmp_path / "c", scheduler=cluster.scheduler_address, progress=False))
+    _same_rows(local, remote)
 
 
 SLOWISH = """
