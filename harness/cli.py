@@ -317,6 +317,15 @@ def cmd_results(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    progress = _progress(args)
+    index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress)
+    print(index)
+    return 0
+
+
 def cmd_list(args) -> int:
     from .biases import BIASES
     from .data import DATA, LABELS
@@ -477,6 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--max-rows", type=int, default=60, help="show: rows printed at most (default 60)")
     rs.add_argument("--csv", metavar="FILE", help="export: the CSV file to write")
     rs.set_defaults(func=cmd_results)
+
+    rp = sub.add_parser("report", help="a static HTML report (index.html, PNG charts, CSV) of sweep runs",
+                        description="Write a self-contained report folder of one or more runs (run folders or "
+                                    "their results.parquet): summary, conditioning, errors, failure points, "
+                                    "performance, the seed example, provenance, and a comparison with --baseline.")
+    rp.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s) as 'harness sweep' wrote them")
+    rp.add_argument("-o", "--out", required=True, help="the report folder to write (e.g. reports/quick/)")
+    rp.add_argument("--baseline", metavar="RUN", help="a run to compare against (regressions red)")
+    rp.add_argument("--title", help="the report's title")
+    rp.add_argument("--quiet", action="store_true", help="no progress messages")
+    rp.set_defaults(func=cmd_report)
 
     ls = sub.add_parser("list", help="every registered format and strategy name",
                         description="List the registries: formats, directions, biases, solvers, "

@@ -1,0 +1,148 @@
+"""Charts of a run's rows (matplotlib, Agg): PNG plus the CSV of the data behind it.
+
+Every chart has a title, axes labelled with their units, a log (log2) axis where the
+quantity spans decades, one colour per strategy or format that is the same in every
+chart (:func:`colour`), and theory drawn dashed beside the measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Chart", "colour", "line_chart", "scatter_chart", "heatmap_chart"]
+
+_KNOWN = ("midpoint", "left", "fraction:0.25", "fraction:0.3", "fraction:0.75", "fraction:0.9", "random",
+          "float64", "float32", "tf32", "bfloat16", "float16", "float8_e4m3", "float8_e5m2",
+          "recurrence", "backsub", "lapack", "exact", "sequential", "compensated", "dense", "prefix",
+          "gaussian", "ones", "best-of:8", "forward only", "solve only", "user")
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
+
+
+def colour(name: str) -> str:
+    """The colour of a strategy or format name, the same in every chart of every report."""
+    if name in _KNOWN:
+        return _PALETTE[_KNOWN.index(name) % len(_PALETTE)]
+    h = sum((i + 1) * ord(c) for i, c in enumerate(name))
+    return _PALETTE[h % len(_PALETTE)]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A written chart: its files (relative to the report folder) and words."""
+
+    slug: str
+    title: str
+    png: str
+    csv: str
+    caption: str
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.4), dpi=100)
+    return plt, fig, ax
+
+
+def _save(plt, fig, out: Path, slug: str, title: str, caption: str, table) -> Chart:
+    fig.tight_layout()
+    png = out / f"{slug}.png"
+    fig.savefig(png)
+    plt.close(fig)
+    csv = out / f"{slug}.csv"
+    table.to_csv(csv, index=False)
+    return Chart(slug, title, png.name, csv.name, caption)
+
+
+def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylabel: str, *, logx=True,
+               logy=False, theory: dict | None = None, hline=None, caption: str = "") -> Chart | None:
+    """Lines ``{name: (x, y)}`` (and dashed ``theory`` lines ``{name: (x, y)}``)."""
+    import pandas as pd
+
+    series = {k: v for k, v in series.items() if len(v[0])}
+    if not series:
+        return None
+    plt, fig, ax = _figure()
+    rows = []
+    for name, (x, y) in series.items():
+        ax.plot(x, y, "o-", color=colour(name), label=name, markersize=4)
+        rows += [{"series": name, "x": a, "y": b, "kind": "measured"} for a, b in zip(x, y)]
+    for name, (x, y) in (theory or {}).items():
+        ax.plot(x, y, "--", color=colour(name), alpha=0.7, linewidth=1.2)
+        rows += [{"series": name, "x": a, "y": b, "kind": "theory"} for a, b in zip(x, y)]
+    if hline is not None:
+        ax.axhline(hline[0], color="#d62728", linestyle=":", linewidth=1.2, label=hline[1])
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if theory:
+        ax.plot([], [], "k--", alpha=0.7, label="theory (dashed)")
+    ax.legend(fontsize=8, ncol=2)
+    return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
+
+
+def scatter_chart(out: Path, slug: str, title: str, groups: dict, xlabel: str, ylabel: str, *, diagonal=None,
+                  band=None, caption: str = "") -> Chart | None:
+    """Points ``{name: (x, y)}``; ``diagonal`` draws y = x (dashed) with a label, ``band`` a factor band."""
+    import pandas as pd
+
+    groups = {k: v for k, v in groups.items() if len(v[0])}
+    if not groups:
+        return None
+    plt, fig, ax = _figure()
+    rows, lo, hi = [], math.inf, -math.inf
+    for name, (x, y) in groups.items():
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        ax.plot(x, y, "o", color=colour(name), label=name, markersize=4, alpha=0.8)
+        rows += [{"series": name, "x": a, "y": b} for a, b in zip(x, y)]
+        fin = np.isfinite(x) & np.isfinite(y)
+        if fin.any():
+            lo, hi = min(lo, x[fin].min(), y[fin].min()), max(hi, x[fin].max(), y[fin].max())
+    if diagonal and math.isfinite(lo):
+        ax.plot([lo, hi], [lo, hi], "k--", linewidth=1, label=diagonal)
+        if band:
+            ax.fill_between([lo, hi], [lo - band, hi - band], [lo, hi], color="grey", alpha=0.15,
+                            label=f"documented factor ({2 ** band:g}x)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
+
+
+def heatmap_chart(out: Path, slug: str, title: str, table, value: str, rows: str, cols: str, label: str,
+                  caption: str = "") -> Chart | None:
+    """A heat map of ``value`` over (rows x cols) of a DataFrame, values written in the cells."""
+    if table is None or table.empty:
+        return None
+    pivot = table.pivot_table(index=rows, columns=cols, values=value, aggfunc="median")
+    if pivot.empty:
+        return None
+    plt, fig, ax = _figure()
+    data = pivot.to_numpy(dtype=float)
+    im = ax.imshow(np.where(np.isfinite(data), data, np.nan), aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(pivot.columns)), [str(c) for c in pivot.columns], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(pivot.index)), [str(i) for i in pivot.index], fontsize=8)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            ax.text(j, i, "-" if not np.isfinite(data[i, j]) else f"{data[i, j]:.1f}", ha="center", va="center",
+                    color="white", fontsize=8)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set_title(title)
+    ax.set_xlabel(cols)
+    ax.set_ylabel(rows)
+    return _save(plt, fig, out, slug, title, caption, pivot.reset_index())
