@@ -326,6 +326,51 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_nightly(args) -> int:
+    from pathlib import Path
+
+    from .nightly import run_nightly, summarize
+    from .sweepspec import load_sweep
+
+    spec = load_sweep(args.config)
+    baseline = None if args.baseline == "none" else (args.baseline or f"reports/baseline/{spec.name}.json")
+    if baseline is not None and not Path(baseline).exists():
+        raise HarnessError(f"no baseline at {baseline}; create one with 'harness baseline update RUN "
+                           f"--to {baseline}' (or pass --baseline none)")
+    run, index, changes, bench_code = run_nightly(args.config, results=args.results, reports=args.reports,
+                                                  baseline=baseline, bench=not args.no_bench, quiet=args.quiet,
+                                                  workers=args.workers)
+    print(f"run     {run}")
+    print(f"report  {index}  (and {Path(args.reports) / 'latest' / 'index.html'})")
+    if bench_code not in (None, 0):
+        print(f"benchmarks: some targets were missed (pytest exit {bench_code}); see the benchmark output above")
+    if changes is None:
+        print("no baseline: nothing compared")
+        return 0
+    print(summarize(changes))
+    return 1 if any(c.verdict == "regression" for c in changes) else 0
+
+
+def cmd_gate(args) -> int:
+    from .nightly import gate, summarize
+
+    changes = gate(args.run, args.baseline, args.bench)
+    print(summarize(changes))
+    return 1 if any(c.verdict == "regression" for c in changes) else 0
+
+
+def cmd_baseline(args) -> int:
+    from pathlib import Path
+
+    from .nightly import update_baseline
+    from .store import read_run_info
+
+    to = args.to or f"reports/baseline/{read_run_info(args.run).get('name')}.json"
+    path = update_baseline(args.run, to, args.bench)
+    print(f"wrote the baseline digest of {Path(args.run).name} to {path}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from .biases import BIASES
     from .data import DATA, LABELS
@@ -497,6 +542,37 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--title", help="the report's title")
     rp.add_argument("--quiet", action="store_true", help="no progress messages")
     rp.set_defaults(func=cmd_report)
+
+    ng = sub.add_parser("nightly", help="the nightly job: sweep, benchmarks, report, history, regression gate",
+                        description="Run the sweep (default configs/nightly.toml) and the benchmarks, write the "
+                                    "report to REPORTS/<sweep>/<date>/ and REPORTS/latest/, append the tracked "
+                                    "figures to REPORTS/history-<sweep>.jsonl and compare them with the committed "
+                                    "baseline; exit 1 on a regression.")
+    ng.add_argument("--config", default="configs/nightly.toml", help="the sweep file (default configs/nightly.toml)")
+    ng.add_argument("--results", default="results", help="where runs go (default results/)")
+    ng.add_argument("--reports", default="reports", help="where reports go (default reports/)")
+    ng.add_argument("--baseline", default=None,
+                    help="the baseline digest (default reports/baseline/<sweep>.json; 'none': no comparison)")
+    ng.add_argument("--no-bench", action="store_true", help="skip the benchmarks")
+    ng.add_argument("--workers", type=int, default=None, help="local worker processes (default: the cores)")
+    ng.add_argument("--quiet", action="store_true", help="no progress output")
+    ng.set_defaults(func=cmd_nightly)
+
+    gt = sub.add_parser("gate", help="compare a run with a baseline digest; exit 1 on a regression",
+                        description="The regression gate alone: a run's tracked figures against a baseline digest.")
+    gt.add_argument("run", help="the run folder")
+    gt.add_argument("--baseline", required=True, help="the baseline digest (e.g. reports/baseline/nightly.json)")
+    gt.add_argument("--bench", help="the run's pytest-benchmark JSON (benchmark ratios)")
+    gt.set_defaults(func=cmd_gate)
+
+    bl = sub.add_parser("baseline", help="update the committed baseline digest from a run",
+                        description="Write a run's tracked figures (a small JSON digest) as the baseline the "
+                                    "nightly gate compares against. The only way the baseline changes.")
+    bl.add_argument("action", choices=("update",))
+    bl.add_argument("run", help="the run folder")
+    bl.add_argument("--bench", help="the run's pytest-benchmark JSON (benchmark ratios)")
+    bl.add_argument("--to", help="the digest file (default reports/baseline/<sweep>.json)")
+    bl.set_defaults(func=cmd_baseline)
 
     ls = sub.add_parser("list", help="every registered format and strategy name",
                         description="List the registries: formats, directions, biases, solvers, "

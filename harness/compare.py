@@ -5,16 +5,21 @@ seed), each seed's failure n is the smallest n whose row records a failure
 (``collision``, ``overflow`` or ``misfit``); the table gives their median and range over
 the seeds and the most common cause there (``censored`` when a seed never failed).
 
-:func:`compare_runs` sets a run against a baseline and classifies every tracked figure
-as ``regression``, ``improvement`` or ``same`` by the tolerances in :data:`TOLERANCES`:
+:func:`digest` reduces a run to its tracked figures (a small JSON: the committed baseline
+of the nightly gate) and :func:`compare_digests` classifies each figure of a run against a
+baseline as ``regression``, ``improvement`` or ``same`` by :data:`TOLERANCES`:
 
 * failure n per series: regression when the median moved below the baseline's range
   (its smallest seed failure n); improvement when it moved above the largest;
-* error quantiles per format: the median and 90th percentile of ``solve_bits_lost_norm``
-  over the run's rows, regression when one grew by more than ``bits_lost`` bits;
-* exact-reference figures: any change of a row's ``solve_reference`` kind or status;
-* throughput per solver: the median of n / time_construct, regression when the ratio to
-  the baseline's falls below ``throughput_ratio`` (ratios, not seconds).
+* error quantiles per format: the median and 90th percentile of ``solve_bits_lost_norm``,
+  regression when one grew by more than ``bits_lost`` bits;
+* exact-reference figures: the normwise error against the exact solution (and the failure)
+  of every row solved without BLAS, which is bit-reproducible: any change is a regression;
+* benchmark ratios (time over a same-run reference): regression when one grew by more than
+  ``bench_factor``.
+
+:func:`compare_runs` compares two runs' rows the same way, plus construction throughput per
+solver (a ratio between runs, meaningful on one machine only, so not in the digest).
 """
 
 from __future__ import annotations
@@ -25,12 +30,20 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["SERIES_KEYS", "TOLERANCES", "failure_table", "error_quantiles", "throughput", "Change",
-           "compare_runs"]
+           "compare_runs", "digest", "compare_digests", "bench_ratios", "DIGEST_VERSION"]
+
+#: Version of the digest layout (the committed baseline's format; bump on change).
+DIGEST_VERSION = 1
 
 #: Columns that, with n and the seed index, identify a row.
 SERIES_KEYS = ("d", "data", "labels", "direction", "bias", "fmt", "solver", "evaluator", "rounding")
-#: Tolerances of the comparison (data, not code): bits of extra error; a throughput ratio.
-TOLERANCES = {"bits_lost": 1.0, "throughput_ratio": 0.5}
+#: Tolerances of the comparison (data, not code): bits of extra error (a quantile moving by
+#: more than one bit is more than seed noise on the nightly's grid); a throughput ratio
+#: between runs on one machine; a benchmark ratio (time over its same-run reference) may
+#: grow by this factor before it counts (these machines are shared and noisy).
+TOLERANCES = {"bits_lost": 1.0, "throughput_ratio": 0.5, "bench_factor": 2.0}
+#: Solvers whose exact-reference figures are bit-reproducible (no BLAS inside).
+DETERMINISTIC_SOLVERS = ("recurrence", "backsub", "exact")
 
 
 def failure_table(df, min_sizes: int = 3):
@@ -113,45 +126,11 @@ def _series_name(r) -> str:
 
 
 def compare_runs(current, baseline, tolerances=None) -> list:
-    """Every tracked figure of ``current`` against ``baseline`` (DataFrames of rows)."""
+    """Every tracked figure of ``current`` against ``baseline`` (DataFrames of rows): the digest
+    comparison, plus construction throughput per solver (meaningful between runs on one
+    machine only, so it is not in the digest)."""
     tol = {**TOLERANCES, **(tolerances or {})}
-    out = []
-    fc, fb = failure_table(current), failure_table(baseline)
-    if not fc.empty and not fb.empty:
-        merged = fc.merge(fb, on=list(SERIES_KEYS), suffixes=("", "_base"))
-        for _, r in merged.iterrows():
-            cur, lo, hi, base = r["fail_median"], r["fail_lo_base"], r["fail_hi_base"], r["fail_median_base"]
-            fmt = lambda v: "none" if math.isnan(v) else f"{v:,.0f}"  # noqa: E731
-            if math.isnan(base) and math.isnan(cur):
-                verdict, reason = "same", "no failure in either run"
-            elif math.isnan(base):
-                verdict, reason = "regression", f"now fails at n = {fmt(cur)}; the baseline never failed up to {r['n_max_base']:,}"
-            elif math.isnan(cur):
-                verdict, reason = "improvement", f"no longer fails up to n = {r['n_max']:,}"
-            elif cur < lo:
-                verdict, reason = "regression", f"fails at n = {fmt(cur)}, below the baseline's range [{fmt(lo)}, {fmt(hi)}]"
-            elif cur > hi:
-                verdict, reason = "improvement", f"fails at n = {fmt(cur)}, above the baseline's range [{fmt(lo)}, {fmt(hi)}]"
-            else:
-                verdict, reason = "same", f"within the baseline's range [{fmt(lo)}, {fmt(hi)}]"
-            out.append(Change("failure point", _series_name(r), fmt(base), fmt(cur), verdict, reason))
-    qc, qb = error_quantiles(current), error_quantiles(baseline)
-    if not qc.empty and not qb.empty:
-        for _, r in qc.merge(qb, on="fmt", suffixes=("", "_base")).iterrows():
-            for q in ("bits_lost_median", "bits_lost_p90"):
-                d = r[q] - r[f"{q}_base"]
-                verdict = "regression" if d > tol["bits_lost"] else ("improvement" if d < -tol["bits_lost"] else "same")
-                out.append(Change("error quantile", f"fmt={r['fmt']} {q}", f"{r[f'{q}_base']:.2f}", f"{r[q]:.2f}",
-                                  verdict, f"{d:+.2f} bits (tolerance {tol['bits_lost']:g})"))
-    keys = ["key"]
-    if "solve_reference" in current and "solve_reference" in baseline:
-        m = current[keys + ["solve_reference", "status"]].merge(baseline[keys + ["solve_reference", "status"]],
-                                                                on=keys, suffixes=("", "_base"))
-        changed = m[(m["solve_reference"].fillna("") != m["solve_reference_base"].fillna(""))
-                    | (m["status"] != m["status_base"])]
-        for _, r in changed.iterrows():
-            out.append(Change("exact reference", r["key"], f"{r['solve_reference_base']} / {r['status_base']}",
-                              f"{r['solve_reference']} / {r['status']}", "regression", "the reference or status changed"))
+    out = compare_digests(digest(current), digest(baseline), tol)
     tc, tb = throughput(current), throughput(baseline)
     if not tc.empty and not tb.empty:
         for solver, g in tc.merge(tb, on=["solver", "n"], suffixes=("", "_base")).groupby("solver"):
@@ -161,3 +140,106 @@ def compare_runs(current, baseline, tolerances=None) -> list:
             out.append(Change("throughput", f"solver={solver}", "1", f"{ratio:.2f}x", verdict,
                               f"median ratio over {len(g)} sizes (regression below {tol['throughput_ratio']:g}x)"))
     return out
+
+
+def bench_ratios(bench_json) -> dict:
+    """{benchmark name: {ratio name: value}} from a pytest-benchmark JSON file (or its dict)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(bench_json).read_text()) if not isinstance(bench_json, dict) else bench_json
+    out = {}
+    for b in data.get("benchmarks", []):
+        r = {k: float(v) for k, v in (b.get("extra_info") or {}).items() if k.startswith("ratio_vs_")}
+        if r:
+            out[b["name"]] = r
+    return out
+
+
+def digest(df, bench=None) -> dict:
+    """The tracked figures of a run, small and human-readable (JSON): the committed baseline.
+
+    ``failure_points``: the failure table; ``error_quantiles``; ``exact``: per row computed
+    against the exact reference with a bit-reproducible solver, its normwise error (as the
+    float's repr) and failure; ``bench``: benchmark ratios (:func:`bench_ratios`).
+    """
+    ft = failure_table(df)
+    exact = {}
+    if "solve_reference" in df:
+        rows = df[(df["solve_reference"] == "exact") & (df["solver"].isin(DETERMINISTIC_SOLVERS))]
+        for r in rows.itertuples():
+            fail = r.failure if r.evaluator != "dense" else "(dense: BLAS-dependent)"
+            exact[r.key] = [repr(float(r.solve_norm_rel)), fail]
+    return {
+        "digest_version": DIGEST_VERSION,
+        "rows": int(len(df)),
+        "failure_points": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                            for k, v in r.items()} for r in ft.to_dict("records")],
+        "error_quantiles": error_quantiles(df).to_dict("records"),
+        "exact": dict(sorted(exact.items())),
+        "bench": bench_ratios(bench) if bench is not None else {},
+    }
+
+
+def _frame(records, columns):
+    import pandas as pd
+
+    df = pd.DataFrame(records, columns=columns if not records else None)
+    return df.astype({c: float for c in ("fail_median", "fail_lo", "fail_hi") if c in df}) if len(df) else df
+
+
+def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
+    """Every tracked figure of ``current`` against ``baseline`` (digests): a list of Change."""
+    tol = {**TOLERANCES, **(tolerances or {})}
+    out = []
+    fc = _frame(current.get("failure_points", []), [])
+    fb = _frame(baseline.get("failure_points", []), [])
+    if len(fc) and len(fb):
+        merged = fc.merge(fb, on=list(SERIES_KEYS), suffixes=("", "_base"))
+        for _, r in merged.iterrows():
+            out.append(_failure_change(r))
+    qc = _frame(current.get("error_quantiles", []), [])
+    qb = _frame(baseline.get("error_quantiles", []), [])
+    if len(qc) and len(qb):
+        for _, r in qc.merge(qb, on="fmt", suffixes=("", "_base")).iterrows():
+            for q in ("bits_lost_median", "bits_lost_p90"):
+                d = r[q] - r[f"{q}_base"]
+                verdict = "regression" if d > tol["bits_lost"] else ("improvement" if d < -tol["bits_lost"] else "same")
+                out.append(Change("error quantile", f"fmt={r['fmt']} {q}", f"{r[f'{q}_base']:.2f}", f"{r[q]:.2f}",
+                                  verdict, f"{d:+.2f} bits (tolerance {tol['bits_lost']:g})"))
+    ec, eb = current.get("exact", {}), baseline.get("exact", {})
+    for key in sorted(set(ec) & set(eb)):
+        if ec[key] != eb[key]:
+            out.append(Change("exact reference", key, " / ".join(eb[key]), " / ".join(ec[key]), "regression",
+                              "the normwise error against the exact solution (or the failure) changed"))
+    same = len(set(ec) & set(eb)) - sum(1 for c in out if c.kind == "exact reference")
+    if same:
+        out.append(Change("exact reference", f"{same} rows", "", "", "same", "bit-identical to the baseline"))
+    bc, bb = current.get("bench", {}), baseline.get("bench", {})
+    for name in sorted(set(bc) & set(bb)):
+        for rname in sorted(set(bc[name]) & set(bb[name])):
+            cur, base = bc[name][rname], bb[name][rname]
+            f = cur / base if base > 0 else math.inf
+            verdict = ("regression" if f > tol["bench_factor"] else
+                       "improvement" if f < 1 / tol["bench_factor"] else "same")
+            out.append(Change("benchmark ratio", f"{name} {rname}", f"{base:.3g}", f"{cur:.3g}", verdict,
+                              f"{f:.2f}x the baseline's ratio (tolerance {tol['bench_factor']:g}x)"))
+    return out
+
+
+def _failure_change(r) -> "Change":
+    cur, lo, hi, base = r["fail_median"], r["fail_lo_base"], r["fail_hi_base"], r["fail_median_base"]
+    fmt = lambda v: "none" if math.isnan(v) else f"{v:,.0f}"  # noqa: E731
+    if math.isnan(base) and math.isnan(cur):
+        verdict, reason = "same", "no failure in either run"
+    elif math.isnan(base):
+        verdict, reason = "regression", f"now fails at n = {fmt(cur)}; the baseline never failed up to {r['n_max_base']:,}"
+    elif math.isnan(cur):
+        verdict, reason = "improvement", f"no longer fails up to n = {r['n_max']:,}"
+    elif cur < lo:
+        verdict, reason = "regression", f"fails at n = {fmt(cur)}, below the baseline's range [{fmt(lo)}, {fmt(hi)}]"
+    elif cur > hi:
+        verdict, reason = "improvement", f"fails at n = {fmt(cur)}, above the baseline's range [{fmt(lo)}, {fmt(hi)}]"
+    else:
+        verdict, reason = "same", f"within the baseline's range [{fmt(lo)}, {fmt(hi)}]"
+    return Change("failure point", _series_name(r), fmt(base), fmt(cur), verdict, reason)

@@ -74,12 +74,17 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
     ``final`` try, are the runs re-sorted by row contents to look for duplicates
     with conflicting labels (the more fundamental error) before reporting it.
     """
-    order = np.argsort(z, kind="stable")
+    # Quicksort first (twice as fast as a stable sort at 10^7); only ties need the stable
+    # order (equal projections: duplicates or collisions), and then the stable sort redoes it,
+    # so the result is always that of a stable sort.
+    order = np.argsort(z)
     keep = np.ones(z.size, dtype=bool)
     zs = z[order]
     eq = zs[1:] == zs[:-1]
     if not eq.any():
         return order, keep, [], None
+    order = np.argsort(z, kind="stable")
+    zs = z[order]
     same_row = eq & np.all(Xf[order[1:]] == Xf[order[:-1]], axis=1)
     collide = np.flatnonzero(eq & ~same_row)
     collision = None
@@ -193,7 +198,8 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
                            f"{np.array2string(a[:6], precision=4)}{' ...' if a.size > 6 else ''}{pigeon}; "
                            "use another direction (e.g. gaussian or best-of:K) or a wider format")
 
-    order = order[keep]
+    if not keep.all():
+        order = order[keep]
     zs = np.ascontiguousarray(z[order])
     b, moved = place(bias, zs, fmt_obj, rng_for(seed, "bias"), first_offset)
     bias_name = bias if isinstance(bias, str) else "explicit"

@@ -8,6 +8,7 @@ raise :class:`~harness.errors.HarnessError` listing every valid name.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, Tuple
 
@@ -70,6 +71,19 @@ class Registry:
             return func
 
         return deco
+
+    @contextlib.contextmanager
+    def substituted(self, name: str, func: Callable):
+        """Temporarily serve ``func`` under the plain entry ``name`` (to inject a variant — e.g. a
+        deliberately degraded kernel that a regression test must catch); restored on exit."""
+        if name not in self._plain:
+            raise HarnessError(f"{self.kind} {name!r} is not a plain entry; valid: {', '.join(sorted(self._plain))}")
+        old = self._plain[name]
+        self._plain[name] = func
+        try:
+            yield
+        finally:
+            self._plain[name] = old
 
     def names(self) -> list[str]:
         """Every valid name, families written as ``name:PARAM``."""

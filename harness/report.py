@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import SERIES_KEYS, compare_runs, error_quantiles, failure_table, throughput
+from .compare import SERIES_KEYS, compare_digests, compare_runs, digest, error_quantiles, failure_table, throughput
 from .errors import HarnessError
 
 __all__ = ["build_report", "load_rows", "main_slice", "PAGES"]
 
 PAGES = ("index.html", "conditioning.html", "errors.html", "failures.html", "performance.html", "seed.html",
-         "provenance.html", "comparison.html")
+         "provenance.html", "comparison.html", "history.html")
 _LOG2_3 = math.log2(3)
 
 
@@ -380,8 +380,43 @@ def _comparison(changes):
     ]
 
 
-def build_report(runs, out, baseline=None, title: str | None = None, progress=None) -> Path:
-    """Write the report of ``runs`` (and its comparison with ``baseline``) into the folder ``out``."""
+def _history(out, history):
+    from .charts import line_chart
+
+    blocks = [_block("text", text=f"{len(history)} run(s) in the history, oldest first.")]
+    x = np.arange(1, len(history) + 1, dtype=float)
+    families = (("bits lost median | ", "history_bits_lost", "Bits lost (median) per format over runs",
+                 "bits lost", False),
+                ("failure n | ", "history_failure_n", "Failure n of the main series per format over runs",
+                 "failure n (points)", True),
+                ("bench ", "history_bench", "Benchmark ratios over runs (time / same-run reference)",
+                 "ratio", True))
+    for prefix, slug, title, ylabel, logy in families:
+        series = {}
+        names = sorted({k for h in history for k in h.get("figures", {}) if k.startswith(prefix)})
+        for name in names[:12]:
+            ys = np.array([h.get("figures", {}).get(name, np.nan) for h in history], dtype=float)
+            label = name[len(prefix):]
+            if prefix == "failure n | ":
+                label = label.split(" ")[0] + " " + label.split(" ")[1]
+            series[label] = (x[np.isfinite(ys)], ys[np.isfinite(ys)])
+        c = line_chart(out, slug, title, series, "run (oldest first)", ylabel, logx=False, logy=logy,
+                       caption="Each tracked figure of the digest, run by run.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    blocks.append(_block("table", header=["run", "date", "commit", "tracked figures"],
+                         rows=[[h.get("run"), h.get("date"), str(h.get("git_commit"))[:10], len(h.get("figures", {}))]
+                               for h in history]))
+    return blocks
+
+
+def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
+                 current_digest=None, history=None) -> Path:
+    """Write the report of ``runs`` into the folder ``out``.
+
+    ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
+    page; ``history`` (entries of :func:`harness.nightly.load_history`) a History page.
+    """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     say = progress or (lambda m: None)
@@ -402,6 +437,8 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     if baseline is not None:
         base, _ = load_rows([baseline])
         changes = compare_runs(df, base)
+    elif baseline_digest is not None:
+        changes = compare_digests(current_digest or digest(df), baseline_digest)
     say("computing the tables")
     main, fixed = main_slice(df)
     table = failure_table(df[df["status"] == "ok"])
@@ -414,6 +451,8 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
              ("provenance.html", "Provenance", lambda: _provenance(infos))]
     if changes is not None:
         pages.append(("comparison.html", "Comparison", lambda: _comparison(changes)))
+    if history:
+        pages.append(("history.html", "History", lambda: _history(out, history)))
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     tpl = env.get_template("page.html.j2")

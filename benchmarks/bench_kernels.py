@@ -1,0 +1,192 @@
+"""Kernels at large n, each beside its reference in the same run (issue 6).
+
+Every figure that matters is a ratio against a reference timed in the same run: LAPACK
+(SciPy solve_triangular, matrix build included), numpy's argsort of the same
+projections (the floor any construction pays), numpy matmul, native float32, mpmath's
+lu_solve. Kernels are compiled before timing; cold-start compile time is measured in a
+fresh process with an empty Numba cache. Accuracy goes into extra_info beside the time.
+
+Targets are assertions on ratios (they fail the benchmark run, not the tests):
+construction + recurrence at 10^7 within 1.5x argsort; recurrence >= 100x faster than
+LAPACK at 10^4; backsub faster than LAPACK at 10^4 with O(n) memory; emulated bfloat16
+within 4x of native float32.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from benchmarks.conftest import best_time
+
+
+def _system(n, seed=0):
+    rng = np.random.default_rng(seed)
+    z = np.sort(rng.random(n))
+    b = np.concatenate([[z[0] - 1.0 / n], (z[:-1] + z[1:]) / 2])
+    Y = rng.integers(0, 2, (n, 1)).astype(np.float64)
+    return z, b, Y
+
+
+def _spec(name):
+    from harness.formats import get_format
+
+    f = get_format(name)
+    return f, f.kernel_spec()
+
+
+def _lapack(z, b, Y):
+    from harness.solvers import SOLVERS
+
+    f, F = _spec("float64")
+    return SOLVERS.get("lapack").func(z, b, Y, f, F, 0)
+
+
+def _warm():
+    from harness import kernels
+
+    z, b, Y = _system(16)
+    for name in ("float64", "float32", "bfloat16"):
+        _, F = _spec(name)
+        kernels.solve_recurrence(z, b, Y, F, 0)
+        kernels.solve_backsub(z, b, Y, F, 0)
+    return kernels
+
+
+def test_construct_1e7_vs_argsort(benchmark, ratio):
+    """construct() (sort, knots, recurrence) on 10^7 given projections: target within 1.5x argsort."""
+    import harness
+
+    rng = np.random.default_rng(0)
+    z = rng.random(10**7)
+    y = rng.integers(0, 2, z.size).astype(np.float64)
+    harness.construct(z[:100, None], y[:100], direction="ones")
+    benchmark.pedantic(harness.construct, args=(z[:, None], y), kwargs=dict(direction="ones"), rounds=2, iterations=1)
+    r = ratio(best_time(lambda: np.argsort(z), 2), "argsort")
+    assert r <= 1.5, f"construction is {r:.2f}x argsort (target 1.5x)"
+
+
+@pytest.mark.parametrize("n", [1000, 10_000])
+def test_recurrence_vs_lapack(benchmark, ratio, n):
+    """The O(n) recurrence against LAPACK (dense build + solve_triangular): target >= 100x at 10^4."""
+    kernels = _warm()
+    z, b, Y = _system(n)
+    _, F = _spec("float64")
+    W = benchmark(kernels.solve_recurrence, z, b, Y, F, 0)
+    r = ratio(best_time(lambda: _lapack(z, b, Y)), "lapack")
+    ref = _lapack(z, b, Y)
+    benchmark.extra_info["max_rel_diff_vs_lapack"] = float(np.max(np.abs(W - ref)) / np.max(np.abs(ref)))
+    if n == 10_000:
+        assert 1 / r >= 100, f"recurrence only {1 / r:.0f}x faster than lapack (target 100x)"
+
+
+@pytest.mark.parametrize("n", [10**6, 10**7])
+def test_recurrence_vs_argsort(benchmark, ratio, n):
+    """The recurrence alone against sorting the same n projections (the construction's floor)."""
+    kernels = _warm()
+    z, b, Y = _system(n)
+    _, F = _spec("float64")
+    benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, F, 0), rounds=3, iterations=1)
+    x = np.random.default_rng(1).random(n)
+    ratio(best_time(lambda: np.argsort(x), 2), "argsort")
+
+
+@pytest.mark.parametrize("n", [10_000, 20_000])
+def test_backsub_vs_lapack(benchmark, ratio, n):
+    """Substitution with M's entries made on the fly (O(n) memory): target faster than LAPACK at 10^4."""
+    kernels = _warm()
+    z, b, Y = _system(n)
+    _, F = _spec("float64")
+    W = benchmark.pedantic(kernels.solve_backsub, args=(z, b, Y, F, 0), rounds=2, iterations=1)
+    r = ratio(best_time(lambda: _lapack(z, b, Y), 2), "lapack")
+    tracemalloc.start()
+    kernels.solve_backsub(z, b, Y, F, 0)
+    back_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    tracemalloc.start()
+    ref = _lapack(z, b, Y)
+    lapack_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    benchmark.extra_info.update(peak_bytes_backsub=back_peak, peak_bytes_lapack=lapack_peak,
+                                max_rel_diff_vs_lapack=float(np.max(np.abs(W - ref)) / np.max(np.abs(ref))))
+    assert back_peak < 64 * n * 8, "backsub should need O(n) memory"
+    if n == 10_000:
+        assert r < 1.0, f"backsub is {r:.2f}x lapack's time (target: faster)"
+
+
+def test_backsub_1e5(benchmark):
+    """backsub alone at n = 10^5 (a dense M would need 80 GB)."""
+    kernels = _warm()
+    z, b, Y = _system(10**5)
+    _, F = _spec("float64")
+    benchmark.pedantic(kernels.solve_backsub, args=(z, b, Y, F, 0), rounds=1, iterations=1)
+
+
+@pytest.mark.parametrize("evaluator", ["sequential", "compensated"])
+def test_evaluators_vs_numpy_matmul(benchmark, ratio, evaluator):
+    """Forward passes of 2,000 points through 20,000 neurons against numpy's dense matmul."""
+    import harness
+
+    rng = np.random.default_rng(3)
+    X = rng.random((20_000, 8))
+    y = rng.integers(0, 2, 20_000).astype(np.float64)
+    net = harness.construct(X, y)
+    pts = X[:2000]
+    net.forward(pts[:10], evaluator=evaluator)
+    out = benchmark.pedantic(net.forward, args=(pts,), kwargs=dict(evaluator=evaluator), rounds=2, iterations=1)
+    ratio(best_time(lambda: net.forward(pts, evaluator="dense"), 2), "numpy_matmul")
+    benchmark.extra_info["max_abs_error"] = float(np.max(np.abs(np.asarray(out, float) - y[:2000])))
+
+
+def test_emulated_bfloat16_vs_native_float32(benchmark, ratio):
+    """The recurrence with per-op bfloat16 rounding against float32's hardware cast: target within 4x."""
+    kernels = _warm()
+    z, b, Y = _system(10**6)
+    _, Fb = _spec("bfloat16")
+    _, F32 = _spec("float32")
+    benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, Fb, 0), rounds=3, iterations=1)
+    r = ratio(best_time(lambda: kernels.solve_recurrence(z, b, Y, F32, 0)), "float32")
+    assert r <= 4.0, f"emulated bfloat16 is {r:.2f}x native float32 (target 4x)"
+
+
+@pytest.mark.parametrize("method", ["mp_recurrence", "exact_rational"])
+def test_references_vs_mpmath_lu_solve(benchmark, ratio, method):
+    """The mp recurrence (O(n)) and the exact rational solve against mpmath's dense lu_solve, n = 120."""
+    import mpmath
+
+    from harness.exact import solve_exact, solve_mp
+
+    z, b, Y = _system(120, seed=4)
+    y = Y[:, 0]
+    if method == "mp_recurrence":
+        benchmark(solve_mp, z, b, y, 256)
+    else:
+        benchmark(solve_exact, z.tolist(), b.tolist(), y.tolist())
+
+    def lu():
+        with mpmath.workprec(256):
+            A = mpmath.matrix(np.maximum(z[:, None] - b[None, :], 0).tolist())
+            return mpmath.lu_solve(A, mpmath.matrix(y.tolist()))
+
+    ratio(best_time(lu, 1), "mpmath_lu_solve")
+
+
+def test_cold_start_compile_time(benchmark):
+    """First call of the recurrence kernel in a fresh process with an empty Numba cache."""
+    code = ("import time, numpy as np; t=time.perf_counter(); from harness import kernels; "
+            "from harness.formats import get_format; F=get_format('float64').kernel_spec(); "
+            "z=np.arange(4.0); b=z-0.5; Y=np.ones((4,1)); kernels.solve_recurrence(z,b,Y,F,0); "
+            "print(time.perf_counter()-t)")
+
+    def cold():
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                        check=True).stdout)
+
+    seconds = benchmark.pedantic(cold, rounds=1, iterations=1)
+    benchmark.extra_info["cold_start_seconds"] = seconds

@@ -1,0 +1,133 @@
+"""The regression gate: digests, baselines, and a degraded kernel that must be caught."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import harness
+from harness.compare import DIGEST_VERSION, compare_digests, digest
+from harness.nightly import load_baseline, summarize, update_baseline
+from harness.runner import compute_row, run_sweep
+from harness.solvers import SOLVERS
+from harness.store import load_run, new_run, note_event, write_part
+from harness.sweepspec import parse_sweep
+
+SWEEP = """
+name = "gate"
+seed = 11
+seeds = 2
+metrics = ["fit", "conditioning", "solve"]
+[axes]
+n = [16, 64, 256, 1024]
+d = [4]
+bias = ["midpoint", "left"]
+fmt = ["float64", "float32"]
+"""
+
+
+def _rows(spec):
+    import pandas as pd
+
+    return pd.DataFrame([compute_row(p.to_dict(), spec.metrics) for p in spec.points()])
+
+
+def _float32_recurrence(z, b, Y, fmt, F, seed):
+    """A degraded kernel: the recurrence carried out in float32 whatever the format."""
+    from harness import kernels
+    from harness.formats import get_format
+
+    return kernels.solve_recurrence(z, b, Y, get_format("float32").kernel_spec(), seed)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return parse_sweep(SWEEP, "gate.toml")
+
+
+@pytest.fixture(scope="module")
+def good(spec):
+    return _rows(spec)
+
+
+def test_a_run_matches_its_own_digest(good):
+    changes = compare_digests(digest(good), digest(good))
+    assert changes and all(c.verdict == "same" for c in changes)
+
+
+def test_degraded_kernel_injected_through_the_registry_fails_the_gate(spec, good):
+    """The float64 recurrence replaced by a float32 one: bits lost in float64 grow by ~29, the
+    exact-reference figures change and float64 starts failing; the summary names each."""
+    with SOLVERS.substituted("recurrence", _float32_recurrence):
+        bad = _rows(spec)
+    changes = compare_digests(digest(bad), digest(good))
+    reg = [c for c in changes if c.verdict == "regression"]
+    kinds = {c.kind for c in reg}
+    assert {"error quantile", "exact reference"} <= kinds, kinds
+    assert any(c.kind == "error quantile" and "fmt=float64" in c.what for c in reg)
+    text = summarize(changes)
+    assert "REGRESSION  error quantile: fmt=float64 bits_lost_median" in text
+    assert "REGRESSION  exact reference" in text and "regression(s)" in text
+    # and the registry is restored afterwards
+    assert SOLVERS.get("recurrence").func is not _float32_recurrence
+
+
+def test_benchmark_ratio_regression_is_relative_to_the_baseline():
+    base = {"digest_version": DIGEST_VERSION, "bench": {"t": {"ratio_vs_lapack": 0.004, "ratio_vs_argsort": 1.2}}}
+    cur = {"digest_version": DIGEST_VERSION, "bench": {"t": {"ratio_vs_lapack": 0.011, "ratio_vs_argsort": 1.5}}}
+    verdicts = {c.what: c.verdict for c in compare_digests(cur, base)}
+    assert verdicts == {"t ratio_vs_lapack": "regression", "t ratio_vs_argsort": "same"}
+
+
+def test_gate_and_baseline_commands(spec, good, tmp_path):
+    """baseline update writes the digest; gate exits 0 on the same run, 1 on a degraded one."""
+    run = run_sweep(spec, tmp_path / "runs", workers=2, progress=False)
+
+    def cli(*a):
+        return subprocess.run([sys.executable, "-m", "harness", *a], capture_output=True, text=True)
+
+    base = tmp_path / "baseline" / "gate.json"
+    r = cli("baseline", "update", str(run), "--to", str(base))
+    assert r.returncode == 0 and base.exists(), r.stderr
+    d = json.loads(base.read_text())
+    assert d["digest_version"] == DIGEST_VERSION and d["exact"] and d["failure_points"]
+    r = cli("gate", str(run), "--baseline", str(base))
+    assert r.returncode == 0 and "0 regression(s)" in r.stdout, r.stdout
+    # a degraded run, computed with the injected kernel and stored as a run
+    with SOLVERS.substituted("recurrence", _float32_recurrence):
+        bad = _rows(spec)
+    bad_run = new_run(tmp_path / "bad", spec, len(bad), "local", 1)
+    for row in bad.to_dict("records"):
+        write_part(bad_run, row["file_id"], row)
+    note_event(bad_run, "finished")
+    r = cli("gate", str(bad_run), "--baseline", str(base))
+    assert r.returncode == 1 and "REGRESSION" in r.stdout and "fmt=float64" in r.stdout, r.stdout
+    for args, words in ((("gate", str(run), "--baseline", str(tmp_path / "none.json")), "no baseline"),
+                        (("gate", str(run), "--baseline", str(tmp_path)), "is a folder")):
+        r = cli(*args)
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_nightly_command_writes_reports_history_and_gates(tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(SWEEP.replace('name = "gate"', 'name = "tiny"').replace("n = [16, 64, 256, 1024]", "n = [16, 48, 96]"))
+
+    def nightly(*extra):
+        return subprocess.run([sys.executable, "-m", "harness", "nightly", "--config", str(cfg), "--no-bench",
+                               "--results", str(tmp_path / "results"), "--reports", str(tmp_path / "reports"),
+                               "--quiet", *extra], capture_output=True, text=True)
+
+    r = nightly("--baseline", "none")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "reports" / "latest" / "index.html").exists()
+    run = next((tmp_path / "results").iterdir())
+    update_baseline(run, tmp_path / "b.json")
+    assert load_baseline(tmp_path / "b.json")["rows"] == len(load_run(run))
+    r = nightly("--baseline", str(tmp_path / "b.json"))
+    assert r.returncode == 0 and "0 regression(s)" in r.stdout, r.stdout + r.stderr
+    assert len((tmp_path / "reports" / "history-tiny.jsonl").read_text().splitlines()) == 2
+    latest = tmp_path / "reports" / "latest"
+    assert (latest / "history.html").exists() and (latest / "comparison.html").exists()
+    assert len(list((tmp_path / "reports" / "tiny").iterdir())) == 2  # one dated folder per run
