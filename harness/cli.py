@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from . import __version__
@@ -222,7 +221,7 @@ def cmd_fit(args) -> int:
     print(f"fit: n = {r.n} points (of {r.n_input}; {r.merged} duplicates merged), d = {r.d}, k = {r.k}   [{src}]")
     print(f"  strategies   direction {r.direction}, bias {r.bias}, format {r.fmt}, solver {r.solver}, "
           f"rounding {r.rounding}, seed {r.seed}" + (f"  ({r.attempts} directions tried)" if r.attempts > 1 else ""))
-    print(f"  parameters   {r.n_params} (2n + d" + (f" + (k-1)n" if r.k > 1 else "") + ")")
+    print(f"  parameters   {r.n_params} (2n + d" + (" + (k-1)n" if r.k > 1 else "") + ")")
     print(f"  smallest gap {_g(r.min_gap)}      max |w| {_g(r.max_abs_w)}"
           + (f"      knots moved by rounding {r.moved_biases}" if r.moved_biases else ""))
     where = f"{r.eval_points} sampled points" if r.eval_sampled else f"all {r.eval_points} points"

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .attribution import EvalError, SolveError, eval_errors, solve_error
+from .attribution import SolveError, eval_errors, solve_error
 from .conditioning import METHODS, Conditioning, condition
 from .errors import HarnessError
 from .formats import get_format

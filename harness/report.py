@@ -198,8 +198,7 @@ def _conditioning(out, main, df):
                        caption="Median over seeds of the largest output weight (inf where it overflowed).")
         if c:
             blocks.append(_block("chart", chart=c))
-    ex = df[df.get("cond_log2_cond1_exact", np.nan) == df.get("cond_log2_cond1_exact", np.nan)] \
-        if "cond_log2_cond1_exact" in df else df.iloc[0:0]
+    ex = df[df["cond_log2_cond1_exact"].notna()] if "cond_log2_cond1_exact" in df else df.iloc[0:0]
     groups = {}
     for name, col in (("estimate", "cond_log2_cond1_estimate"), ("closed form", "cond_log2_cond1_structured"),
                       ("lapack", "cond_log2_cond1_lapack")):

@@ -4,10 +4,8 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-import harness
 from harness.compare import DIGEST_VERSION, compare_digests, digest
 from harness.nightly import load_baseline, summarize, update_baseline
 from harness.runner import compute_row, run_sweep

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ALL_FORMATS
 from harness.formats import get_format
-from harness.rounding import rnd, round_array
+from harness.rounding import round_array
 
 NARROW = ["bfloat16", "float16", "float8_e4m3", "float8_e5m2"]
 
