@@ -337,8 +337,8 @@ def cmd_nightly(args) -> int:
         raise HarnessError(f"no baseline at {baseline}; create one with 'harness baseline update RUN "
                            f"--to {baseline}' (or pass --baseline none)")
     run, index, changes, bench_code = run_nightly(args.config, results=args.results, reports=args.reports,
-                                                  baseline=baseline, bench=not args.no_bench, quiet=args.quiet,
-                                                  workers=args.workers)
+                                                  baseline=baseline, bench=not args.no_bench,
+                                                  bench_dir=args.bench_dir, quiet=args.quiet, workers=args.workers)
     print(f"run     {run}")
     print(f"report  {index}  (and {Path(args.reports) / 'latest' / 'index.html'})")
     if bench_code not in (None, 0):
@@ -553,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--baseline", default=None,
                     help="the baseline digest (default reports/baseline/<sweep>.json; 'none': no comparison)")
     ng.add_argument("--no-bench", action="store_true", help="skip the benchmarks")
+    ng.add_argument("--bench-dir", default="benchmarks", help="the benchmark folder (default benchmarks/, "
+                                                              "relative to the current folder: run from a checkout)")
     ng.add_argument("--workers", type=int, default=None, help="local worker processes (default: the cores)")
     ng.add_argument("--quiet", action="store_true", help="no progress output")
     ng.set_defaults(func=cmd_nightly)

@@ -122,20 +122,22 @@ def load_history(path) -> list:
     return out
 
 
-def run_benchmarks(json_out: Path, quiet: bool = False) -> int:
-    """Run benchmarks/ with pytest-benchmark, writing its JSON; returns pytest's exit code."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "benchmarks").is_dir():
-        raise HarnessError(f"no benchmarks/ folder beside the harness package ({root}); run from a checkout")
-    cmd = [sys.executable, "-m", "pytest", str(root / "benchmarks"), "-q", "-m", "slow or not slow",
-           "-p", "no:cacheprovider", f"--benchmark-json={json_out}", "--benchmark-columns=min,rounds",
-           "--rootdir", str(root)]
+def run_benchmarks(json_out: Path, bench_dir="benchmarks", quiet: bool = False) -> int:
+    """Run the benchmark folder (a checkout's ``benchmarks/``) with pytest-benchmark, writing its
+    JSON; returns pytest's exit code."""
+    bench = Path(bench_dir).resolve()
+    if not bench.is_dir():
+        raise HarnessError(f"no benchmark folder {bench_dir} (run from a checkout, or give --bench-dir, "
+                           "or --no-bench)")
+    root = bench.parent
+    cmd = [sys.executable, "-m", "pytest", str(bench), "-q", "-m", "slow or not slow", "-p", "no:cacheprovider",
+           f"--benchmark-json={Path(json_out).resolve()}", "--benchmark-columns=min,rounds", "--rootdir", str(root)]
     r = subprocess.run(cmd, cwd=root, capture_output=quiet, text=True)
     return r.returncode
 
 
 def run_nightly(config="configs/nightly.toml", *, results="results", reports="reports", baseline=None,
-                bench: bool = True, quiet: bool = False, workers=None):
+                bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None):
     """The whole nightly job; returns (run folder, report index, changes, benchmark exit code)."""
     from .report import build_report, publish
     from .runner import run_sweep
@@ -153,7 +155,7 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
     if bench:
         say("benchmarks")
         bench_json = dated / "benchmarks.json"
-        bench_code = run_benchmarks(bench_json, quiet)
+        bench_code = run_benchmarks(bench_json, bench_dir, quiet)
         if not bench_json.exists():
             bench_json = None
     from .compare import digest
