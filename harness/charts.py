@@ -73,7 +73,9 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     plt, fig, ax = _figure()
     rows = []
     for name, (x, y) in series.items():
-        ax.plot(x, y, "o-", color=colour(name), label=name, markersize=4)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        fin = np.isfinite(x) & np.isfinite(y)  # inf (an overflowed weight) is in the CSV, not the plot
+        ax.plot(x[fin], y[fin], "o-", color=colour(name), label=name, markersize=4)
         rows += [{"series": name, "x": a, "y": b, "kind": "measured"} for a, b in zip(x, y)]
     for name, (x, y) in (theory or {}).items():
         ax.plot(x, y, "--", color=colour(name), alpha=0.7, linewidth=1.2)
@@ -83,7 +85,8 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     if logx:
         ax.set_xscale("log", base=2)
     if logy:
-        ax.set_yscale("log")
+        with np.errstate(over="ignore"):  # see below
+            ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -91,7 +94,10 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     if theory:
         ax.plot([], [], "k--", alpha=0.7, label="theory (dashed)")
     ax.legend(fontsize=8, ncol=2)
-    return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
+    # a log axis whose data reach ~1e308 (weights about to overflow) makes matplotlib's
+    # autoscale margin overflow in exp: harmless for the picture, so not a warning
+    with np.errstate(over="ignore"):
+        return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
 
 
 def scatter_chart(out: Path, slug: str, title: str, groups: dict, xlabel: str, ylabel: str, *, diagonal=None,
