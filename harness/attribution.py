@@ -83,8 +83,8 @@ def _log2_ratio(x: float, u: float) -> float:
 
 def weight_errors(W_hat, ref, fmt) -> tuple:
     """(normwise relative error, largest componentwise relative error, Herbie bits per
-    weight) of computed weights W_hat ((n, k) or (n,); the first ref.m rows) against the
-    reference ``ref``, computed exactly and rounded once."""
+    weight, max |w| of the reference as a Fraction) of computed weights W_hat ((n, k) or (n,);
+    the first ref.m rows) against the reference ``ref``, computed exactly and rounded once."""
     fmt = get_format(fmt)
     m = ref.m
     W = np.asarray(W_hat, np.float64).reshape(np.shape(W_hat)[0], -1)[:m]
@@ -110,7 +110,7 @@ def weight_errors(W_hat, ref, fmt) -> tuple:
     else:
         dmax = max(diffs, default=Fraction(0))
         norm_rel = to_float(dmax / top) if top else (0.0 if dmax == 0 else math.inf)
-    return norm_rel, max(comps, default=0.0), herb
+    return norm_rel, max(comps, default=0.0), herb, top
 
 
 def solve_error(z, b, W_hat, Y, Y_fmt, fmt, solver: str, rounding: str, ref) -> SolveError:
@@ -137,8 +137,7 @@ def solve_error(z, b, W_hat, Y, Y_fmt, fmt, solver: str, rounding: str, ref) -> 
     Yf = np.asarray(Y_fmt, np.float64).reshape(len(z), -1)[:m]
     k = W.shape[1]
     finite = bool(np.all(np.isfinite(W)))
-    norm_rel, comp_rel, herb = weight_errors(W, ref, fmt)
-    top = max((abs(v) for row in ref.W for v in row), default=Fraction(0))
+    norm_rel, comp_rel, herb, top = weight_errors(W, ref, fmt)
 
     if not finite:
         inf = math.inf

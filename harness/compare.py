@@ -181,25 +181,26 @@ def digest(df, bench=None) -> dict:
     }
 
 
-def _frame(records, columns):
+def _frame(records):
+    """A digest's list of records as a DataFrame (failure n as floats: None -> NaN)."""
     import pandas as pd
 
-    df = pd.DataFrame(records, columns=columns if not records else None)
-    return df.astype({c: float for c in ("fail_median", "fail_lo", "fail_hi") if c in df}) if len(df) else df
+    df = pd.DataFrame(records)
+    return df.astype({c: float for c in ("fail_median", "fail_lo", "fail_hi") if c in df})
 
 
 def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
     """Every tracked figure of ``current`` against ``baseline`` (digests): a list of Change."""
     tol = {**TOLERANCES, **(tolerances or {})}
     out = []
-    fc = _frame(current.get("failure_points", []), [])
-    fb = _frame(baseline.get("failure_points", []), [])
+    fc = _frame(current.get("failure_points", []))
+    fb = _frame(baseline.get("failure_points", []))
     if len(fc) and len(fb):
         merged = fc.merge(fb, on=list(SERIES_KEYS), suffixes=("", "_base"))
         for _, r in merged.iterrows():
             out.append(_failure_change(r))
-    qc = _frame(current.get("error_quantiles", []), [])
-    qb = _frame(baseline.get("error_quantiles", []), [])
+    qc = _frame(current.get("error_quantiles", []))
+    qb = _frame(baseline.get("error_quantiles", []))
     if len(qc) and len(qb):
         for _, r in qc.merge(qb, on="fmt", suffixes=("", "_base")).iterrows():
             for q in ("bits_lost_median", "bits_lost_p90"):

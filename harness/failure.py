@@ -39,7 +39,7 @@ from .errors import CollisionError, FormatOverflowError, HarnessError
 from .registry import Registry
 
 __all__ = ["CRITERIA", "FailureConfig", "Trial", "RatePoint", "FailurePoint", "run_trial",
-           "failure_point", "wilson", "trial_seed"]
+           "failure_point", "wilson", "trial_seed", "judge"]
 
 CRITERIA = Registry("failure criterion")
 
@@ -164,10 +164,10 @@ def run_trial(cfg: FailureConfig, fmt: str, n: int, index: int) -> Trial:
         net = construct(X, y, direction=cfg.direction, bias=cfg.bias, fmt=fmt, solver=cfg.solver, seed=seed,
                         rounding=cfg.rounding, max_retries=retries)
     except CollisionError as exc:
-        return _judged(Trial(**base, collided=True, overflowed=False, fraction=math.nan, max_error=math.inf,
+        return judge(Trial(**base, collided=True, overflowed=False, fraction=math.nan, max_error=math.inf,
                              message=str(exc), seconds=time.perf_counter() - t0), cfg)
     except FormatOverflowError as exc:
-        return _judged(Trial(**base, collided=False, overflowed=True, fraction=math.nan, max_error=math.inf,
+        return judge(Trial(**base, collided=False, overflowed=True, fraction=math.nan, max_error=math.inf,
                              message=str(exc), seconds=time.perf_counter() - t0), cfg)
     pos, sampled = eval_positions(net.z, seed, budget=TRIAL_EVAL_BUDGET)
     rows = np.asarray(net.order)[pos]
@@ -177,13 +177,14 @@ def run_trial(cfg: FailureConfig, fmt: str, n: int, index: int) -> Trial:
         err = np.abs(out - Y)
     finite = bool(np.all(np.isfinite(np.asarray(net.w, np.float64))) and np.all(np.isfinite(out)))
     frac = float(np.mean(reproduced(out, Y, label_kind(np.asarray(y)))))
-    return _judged(Trial(fmt=fmt, n=n, seed=seed, collided=False, overflowed=not finite, fraction=frac,
+    return judge(Trial(fmt=fmt, n=n, seed=seed, collided=False, overflowed=not finite, fraction=frac,
                          max_error=float(np.max(err)) if np.all(np.isfinite(err)) else math.inf,
                          points=int(len(rows)), sampled=bool(sampled), message="",
                          seconds=time.perf_counter() - t0), cfg)
 
 
-def _judged(trial: Trial, cfg: FailureConfig) -> Trial:
+def judge(trial: Trial, cfg: FailureConfig) -> Trial:
+    """The trial with ``failed_by`` set: the configured criteria (CRITERIA) that it fails."""
     return replace(trial, failed_by=tuple(c for c in cfg.criteria if CRITERIA.get(c).func(trial, cfg)))
 
 

@@ -70,7 +70,7 @@ def _reference_check(net, Yn, Wc):
     from .reference import reference_solution
 
     ref = reference_solution(net.z, net.b, Yn, max_exact_n=EXACT_CHECK_MAX_N, max_m=MP_CHECK_MAX_N)
-    norm, comp, _ = weight_errors(Wc, ref, net.fmt)
+    norm, comp, _, _ = weight_errors(Wc, ref, net.fmt)
     return ref.kind, ref.m, comp, norm
 
 

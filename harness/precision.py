@@ -35,7 +35,7 @@ from functools import cmp_to_key
 import numpy as np
 
 from .errors import HarnessError
-from .failure import FailureConfig, run_trial, trial_seed
+from .failure import FailureConfig, Trial, judge, run_trial, trial_seed
 from .formats import GENERIC_EMAX, GENERIC_MAX_P
 
 __all__ = ["MpFormat", "MpBuild", "mp_construct", "mp_forward", "mp_trial", "precision_trial", "bits_needed",
@@ -326,13 +326,15 @@ def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, fir
         X, y = make_problem(n, cfg.d, cfg.data, cfg.labels, direction=cfg.direction, fmt="float64", seed=seed)
     Y = np.asarray(y, np.float64).reshape(np.shape(X)[0], -1)
 
-    def result(passed, failed_by, fraction=math.nan):
-        return PrecisionTrial(p, "mpmath", passed, failed_by, fraction, time.perf_counter() - t0)
+    def result(collided=False, overflowed=False, fraction=math.nan, points=0):
+        t = judge(Trial(fmt=f"mp:{p}", n=n, seed=seed, collided=collided, overflowed=overflowed, fraction=fraction,
+                        max_error=math.nan, points=points, sampled=False, message=build.status,
+                        seconds=time.perf_counter() - t0), cfg)
+        return PrecisionTrial(p, "mpmath", not t.failed_by, t.failed_by, fraction, t.seconds)
 
     build = mp_construct(cfg, X, y, p, seed, first_offset)
     if build.status != "ok":
-        failed = tuple(c for c in cfg.criteria if c == build.status)
-        return result(not failed, failed)
+        return result(collided=build.status == "collision", overflowed=build.status == "overflow")
     zf = build.floats("z")
     budget_points = max(1, MP_EVAL_BUDGET // max(len(zf), 1))
     pos, _ = eval_positions(zf, seed, budget=budget_points * len(zf))
@@ -343,19 +345,7 @@ def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, fir
     Yn = Y[np.asarray(build.keep)[pos]]
     with np.errstate(invalid="ignore"):
         frac = float(np.mean(reproduced(out, Yn, label_kind(Y))))
-    trial_like = dict(collided=False, overflowed=not finite, fraction=frac)
-    failed = tuple(c for c in cfg.criteria if _criterion(c, trial_like, cfg))
-    return result(not failed, failed, frac)
-
-
-def _criterion(name, t, cfg) -> bool:
-    if name == "collision":
-        return t["collided"]
-    if name == "overflow":
-        return t["overflowed"]
-    if name == "misfit":
-        return not t["collided"] and not t["overflowed"] and not t["fraction"] >= cfg.fit_threshold
-    raise HarnessError(f"the precision search knows the criteria collision, overflow, misfit; got {name!r}")
+    return result(overflowed=not finite, fraction=frac, points=len(pos))
 
 
 def precision_trial(cfg: FailureConfig, n: int, index: int, p: int) -> PrecisionTrial:

@@ -44,11 +44,11 @@ def load_rows(runs):
         p = Path(r)
         if not p.exists():
             raise HarnessError(f"no such run: {p}")
+        folder = p if p.is_dir() else p.parent  # a run folder, or the folder of its results.parquet
         df = load_run(p)
-        df["run"] = p.name if p.is_dir() else p.parent.name
+        df["run"] = folder.name
         frames.append(df)
-        infos.append(read_run_info(p if p.is_dir() else p.parent) if (p if p.is_dir() else p.parent).joinpath(
-            "run.json").exists() else {"name": p.stem})
+        infos.append(read_run_info(folder) if (folder / "run.json").exists() else {"name": p.stem})
     return pd.concat(frames, ignore_index=True), infos
 
 

@@ -97,12 +97,28 @@ def test_products_and_norms_match_exact(n, theta, seed):
 
 
 def test_solves_invert_products():
-    """solve / solve_t are inverses of apply / apply_t up to rounding, on a well-conditioned M."""
+    """solve / solve_t undo apply / apply_t to within a derived bound: the product's error is
+    <= gamma_K M|x| (summation), the gap-form solve's residual <= gamma_K (M|x_hat| + 2 L|y_hat|)
+    (see _eta), so |x_hat - x| <= |M^-1| gamma_K (M|x| + M|x_hat| + 2 L|y_hat|), K = 3n + 4,
+    with |M^-1| from the closed form inflated for its own rounding (bounds.bound_fast)."""
+    from harness.bounds import bound_fast
+
     z, b = system(200, 0.3, "equi")
-    x = np.random.default_rng(3).standard_normal(200)
-    np.testing.assert_allclose(op.solve(z, b, op.apply(z, b, x)), x, rtol=0, atol=1e-9,
-                               err_msg="solve(apply(x)) != x on cond ~ 1e5")
-    np.testing.assert_allclose(op.solve_t(z, b, op.apply_t(z, b, x)), x, rtol=0, atol=1e-9)
+    n = z.size
+    x = np.random.default_rng(3).standard_normal(n)
+    g = float(gamma(3 * n + 4, U64))
+    y = op.apply(z, b, x)
+    xh = op.solve(z, b, y)
+    rhs = g * (op.apply(z, b, np.abs(x)) + op.apply(z, b, np.abs(xh)) + 2 * np.cumsum(np.abs(y))) * (1 + 1e-12)
+    assert np.all(np.abs(xh - x) <= bound_fast(z, b, rhs)), "solve(apply(x)) outside its bound"
+    # transposed: apply_t / solve_t run the same recurrences backwards (suffix sums for L^T)
+    yt = op.apply_t(z, b, x)
+    xt = op.solve_t(z, b, yt)
+    rhs = g * (op.apply_t(z, b, np.abs(x)) + op.apply_t(z, b, np.abs(xt))
+               + 2 * np.cumsum(np.abs(yt)[::-1])[::-1]) * (1 + 1e-12)
+    m, e = op.absinv_apply_t(z, b, rhs)
+    infl = 1 / (1 - float(gamma(op.structured_roundings(n) + n + 8, U64)))
+    assert np.all(np.abs(xt - x) <= op.x_to_float(m, e) * infl * (1 + 1e-12)), "solve_t(apply_t(x)) outside its bound"
 
 
 # Tagged table: (tag, n, theta, projections). Well- and ill-conditioned, small and moderate n.
