@@ -25,7 +25,7 @@ def big_system():
 
 def test_cond_estimate_1e7(benchmark, ratio, big_system):
     """Matrix-free two-start Hager-Higham cond_1 and cond_inf at n = 10^7: within 5x of argsort."""
-    from harness.conditioning import cond_estimate, cond_structured
+    from harness.linalg.conditioning import cond_estimate, cond_structured
 
     x, z, b = big_system
     cond_estimate(z[:10], b[:10])  # compile
@@ -40,7 +40,7 @@ def test_cond_estimate_1e7(benchmark, ratio, big_system):
 
 def test_cond_structured_1e7(benchmark, ratio, big_system):
     """Closed-form cond_1 and cond_inf (extended exponent) at n = 10^7: within 5x of argsort."""
-    from harness.conditioning import cond_structured
+    from harness.linalg.conditioning import cond_structured
 
     x, z, b = big_system
     cond_structured(z[:10], b[:10])
@@ -51,7 +51,7 @@ def test_cond_structured_1e7(benchmark, ratio, big_system):
 
 def test_cond_exact_256(benchmark):
     """Exact rational cond_1 at n = 256 (seconds)."""
-    from harness.conditioning import cond_exact, cond_structured
+    from harness.linalg.conditioning import cond_exact, cond_structured
 
     rng = np.random.default_rng(1)
     z = np.sort(rng.standard_normal(256))
@@ -63,7 +63,7 @@ def test_cond_exact_256(benchmark):
 
 def test_mp_reference_1e6(benchmark):
     """The certified mpmath recurrence (256 bits) over 10^6 neurons (within a minute)."""
-    from harness.reference import reference_solution
+    from harness.linalg.reference import reference_solution
 
     rng = np.random.default_rng(2)
     z = np.sort(rng.random(10**6))
@@ -76,7 +76,7 @@ def test_mp_reference_1e6(benchmark):
 
 def test_analyze_1e5(benchmark):
     """analyze() end to end at n = 10^5, d = 16 (every metric, default limits)."""
-    from harness.metrics import analyze_config
+    from harness.analysis.metrics import analyze_config
 
     analyze_config(200, 4)  # compile
     net, a = benchmark.pedantic(analyze_config, args=(10**5, 16), rounds=1, iterations=1)

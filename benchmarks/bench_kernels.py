@@ -33,21 +33,21 @@ def _system(n, seed=0):
 
 
 def _spec(name):
-    from harness.formats import get_format
+    from harness.core.formats import get_format
 
     f = get_format(name)
     return f, f.kernel_spec()
 
 
 def _lapack(z, b, Y):
-    from harness.solvers import SOLVERS
+    from harness.build.solvers import SOLVERS
 
     f, F = _spec("float64")
     return SOLVERS.get("lapack").func(z, b, Y, f, F, 0)
 
 
 def _warm():
-    from harness import kernels
+    from harness.core import kernels
 
     z, b, Y = _system(16)
     for name in ("float64", "float32", "bfloat16"):
@@ -158,7 +158,7 @@ def test_references_vs_mpmath_lu_solve(benchmark, ratio, method):
     """The mp recurrence (O(n)) and the exact rational solve against mpmath's dense lu_solve, n = 120."""
     import mpmath
 
-    from harness.exact import solve_exact, solve_mp
+    from harness.core.exact import solve_exact, solve_mp
 
     z, b, Y = _system(120, seed=4)
     y = Y[:, 0]
@@ -177,8 +177,8 @@ def test_references_vs_mpmath_lu_solve(benchmark, ratio, method):
 
 def test_cold_start_compile_time(benchmark):
     """First call of the recurrence kernel in a fresh process with an empty Numba cache."""
-    code = ("import time, numpy as np; t=time.perf_counter(); from harness import kernels; "
-            "from harness.formats import get_format; F=get_format('float64').kernel_spec(); "
+    code = ("import time, numpy as np; t=time.perf_counter(); from harness.core import kernels; "
+            "from harness.core.formats import get_format; F=get_format('float64').kernel_spec(); "
             "z=np.arange(4.0); b=z-0.5; Y=np.ones((4,1)); kernels.solve_recurrence(z,b,Y,F,0); "
             "print(time.perf_counter()-t)")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .errors import CollisionError, FormatOverflowError, HarnessError
+from .core.errors import CollisionError, FormatOverflowError, HarnessError
 
 __version__ = "0.1.0"
 
@@ -21,15 +21,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "construct": "construction", "Network": "network", "TwoLayer": "network",
-    "exact_weights": "reference", "hp_weights": "reference", "fit": "fitting",
-    "FitReport": "fitting", "seed_example": "seed", "get_format": "formats",
-    "FORMATS": "formats", "DIRECTIONS": "directions", "BIASES": "biases",
-    "SOLVERS": "solvers", "EVALUATORS": "evaluators", "DATA": "data", "LABELS": "data",
-    "CRITERIA": "failure", "analyze": "metrics", "analyze_config": "metrics", "Analysis": "metrics",
-    "growth_scan": "metrics", "condition": "conditioning", "Conditioning": "conditioning",
-    "failure_point": "failure", "FailureConfig": "failure", "FailurePoint": "failure",
-    "bits_needed": "precision", "BitsNeeded": "precision",
+    "construct": "build.construction", "Network": "build.network", "TwoLayer": "build.network",
+    "exact_weights": "linalg.reference", "hp_weights": "linalg.reference", "fit": "analysis.fitting",
+    "FitReport": "analysis.fitting", "seed_example": "analysis.seed", "get_format": "core.formats",
+    "FORMATS": "core.formats", "DIRECTIONS": "build.directions", "BIASES": "build.biases",
+    "SOLVERS": "build.solvers", "EVALUATORS": "build.evaluators", "DATA": "build.data", "LABELS": "build.data",
+    "CRITERIA": "analysis.failure", "analyze": "analysis.metrics", "analyze_config": "analysis.metrics", "Analysis": "analysis.metrics",
+    "growth_scan": "analysis.metrics", "condition": "linalg.conditioning", "Conditioning": "linalg.conditioning",
+    "failure_point": "analysis.failure", "FailureConfig": "analysis.failure", "FailurePoint": "analysis.failure",
+    "bits_needed": "analysis.precision", "BitsNeeded": "analysis.precision",
 }
 
 

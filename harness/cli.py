@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from . import __version__
-from .errors import HarnessError
+from .core.errors import HarnessError
 
 __all__ = ["main"]
 
@@ -29,7 +30,7 @@ def _dec(q, digits=6) -> str:
 
 
 def cmd_seed(args) -> int:
-    from .seed import SEED_PRINTED_W2, SEED_THRESHOLDS, SEED_Y, seed_example
+    from .analysis.seed import SEED_PRINTED_W2, SEED_THRESHOLDS, SEED_Y, seed_example
 
     s = seed_example()
     if args.json:
@@ -70,7 +71,7 @@ def cmd_seed(args) -> int:
 
 
 def _g(x) -> str:
-    from .render import g
+    from .report.render import g
 
     return g(x)
 
@@ -105,7 +106,7 @@ def _names(text: str) -> list:
 
 
 def _failure_config(args):
-    from .failure import FailureConfig
+    from .analysis.failure import FailureConfig
 
     return FailureConfig(d=args.d, data=args.data, labels=args.labels, direction=args.direction, bias=args.bias,
                          solver=args.solver, evaluator=args.evaluator, rounding=args.rounding, seed=args.seed,
@@ -114,9 +115,10 @@ def _failure_config(args):
 
 
 def cmd_analyze(args) -> int:
-    from .conditioning import METHODS
-    from .metrics import analyze, analyze_config, growth_scan
-    from .render import analysis_text, scan_text, to_json
+    from .linalg.conditioning import METHODS
+    from .analysis.metrics import analyze, analyze_config, growth_scan
+    from .core.jsonio import to_json
+    from .report.render import analysis_text, scan_text
 
     progress = _progress(args)
     methods = tuple(_names(args.cond)) if args.cond else METHODS
@@ -124,8 +126,8 @@ def cmd_analyze(args) -> int:
     kw = dict(evaluators=evaluators, check=not args.no_check, check_max_n=args.check_max_n,
               cond_methods=methods, progress=progress)
     if args.input:
-        from .construction import construct
-        from .datafiles import load_xy
+        from .build.construction import construct
+        from .build.datafiles import load_xy
 
         X, y = load_xy(args.input, args.labels_file)
         net = construct(X, y, direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
@@ -159,18 +161,42 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_failure_point(args) -> int:
-    from .failure import failure_point
-    from .formats import get_format
-    from .render import failure_text, to_json
+    from .analysis.failure import failure_point
+    from .core.arith import resolve
+    from .core.jsonio import to_json
+    from .report.render import failure_text, pipelines_text
 
     cfg = _failure_config(args)
     from dataclasses import replace
 
-    cfg = replace(cfg, n_min=args.n_min, n_max=args.n_max, rel_tol=args.rel_tol).validate()
-    fmts = [get_format(f).name for f in _names(args.fmt)]
+    cfg = replace(cfg, n_min=args.n_min, n_max=args.n_max, rel_tol=args.rel_tol,
+                  deploy=args.deploy, deploy_evaluator=args.deploy_evaluator).validate()
+    fmts = [resolve(f).name for f in _names(args.fmt)]
     if not fmts:
         raise HarnessError("--fmt: give at least one format")
     progress = _progress(args)
+    if args.pipeline:
+        from .analysis.pipelines import PIPELINES, pipeline
+
+        if args.deploy:
+            raise HarnessError("--deploy and --pipeline: a pipeline sets its own deployment; give one of them")
+        names = _names(args.pipeline)
+        specs, skipped = [], []
+        for f in fmts:
+            for p in names:
+                try:
+                    specs.append(pipeline(p, f))
+                except HarnessError as exc:  # a pipeline that does not run this format: said, not fatal
+                    if p not in PIPELINES:
+                        raise
+                    skipped.append(f"{p} / {f}: {exc}")
+        runs = [(s, failure_point(s.fmt, replace(cfg, **s.overrides()).validate(), progress=progress)) for s in specs]
+        if args.json:
+            print(to_json({"config": cfg.to_dict(), "skipped": skipped, "pipelines": [
+                {"pipeline": s.name, "target": s.target, "spec": s.__dict__, **fp.to_dict()} for s, fp in runs]}))
+            return 0
+        print(pipelines_text(runs, cfg) + "".join(f"\n  not run: {s}" for s in skipped))
+        return 0
     points = [failure_point(f, cfg, progress=progress) for f in fmts]
     if args.json:
         print(to_json({"config": cfg.to_dict(), "formats": [fp.to_dict() for fp in points]}))
@@ -179,9 +205,33 @@ def cmd_failure_point(args) -> int:
     return 0
 
 
+def cmd_crosscheck(args) -> int:
+    from .analysis.crosscheck import agreement, crosscheck
+    from .core.jsonio import to_json
+    from .report.render import crosscheck_text
+
+    cc = crosscheck(d=args.d, ns=_ints(args.n, "--n"), biases=_names(args.bias), seeds=args.seeds,
+                    ariths=_names(args.arith), device=args.device, data=args.data, labels=args.labels,
+                    direction=args.direction, seed=args.seed, progress=_progress(args))
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        try:
+            out.write_text(to_json(cc.to_dict()) + "\n")
+        except OSError as exc:
+            raise HarnessError(f"--out {out}: {exc.strerror or exc}") from None
+    if args.json:
+        print(to_json([r.to_dict() for r in cc.records]))
+        return 0
+    print(crosscheck_text(cc.to_dict(), agreement(cc)))
+    return 0
+
+
 def cmd_precision(args) -> int:
-    from .precision import bits_needed
-    from .render import bits_text, to_json
+    from .analysis.precision import bits_needed
+    from .core.jsonio import to_json
+    from .report.render import bits_text
 
     cfg = _failure_config(args)
     progress = _progress(args)
@@ -194,15 +244,16 @@ def cmd_precision(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from .fitting import fit
-    from .formats import get_format
+    from .analysis.fitting import fit
+    from .core.formats import get_format
 
     progress = _progress(args)
     kwargs = dict(direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
                   evaluator=args.evaluator, seed=args.seed, rounding=args.rounding,
-                  first_offset=args.first_offset, check=not args.no_check, progress=progress)
+                  first_offset=args.first_offset, check=not args.no_check, deploy=args.deploy,
+                  deploy_evaluator=args.deploy_evaluator, progress=progress)
     if args.input:
-        from .datafiles import load_xy
+        from .build.datafiles import load_xy
 
         X, y = load_xy(args.input, args.labels_file)
         net, r = fit(X=X, y=y, **kwargs)
@@ -213,7 +264,7 @@ def cmd_fit(args) -> int:
         if progress:
             progress(f"wrote the two-layer weights to {path}")
     if args.json:
-        from .render import to_json
+        from .core.jsonio import to_json
 
         print(to_json(r.to_dict()))
         return 0
@@ -225,8 +276,15 @@ def cmd_fit(args) -> int:
     print(f"  smallest gap {_g(r.min_gap)}      max |w| {_g(r.max_abs_w)}"
           + (f"      knots moved by rounding {r.moved_biases}" if r.moved_biases else ""))
     where = f"{r.eval_points} sampled points" if r.eval_sampled else f"all {r.eval_points} points"
-    print(f"  fit          max |f(x) - y| = {_g(r.fit_max_error)} in {r.fmt} ({r.evaluator}, {where}); "
+    own = r.arith or r.fmt
+    print(f"  fit          max |f(x) - y| = {_g(r.fit_max_error)} in {own} ({r.evaluator}, {where}); "
           f"labels reproduced: {100 * r.fit_fraction:.2f}% ({r.label_kind})")
+    if r.deploy:
+        print(f"  deployed     max |f(x) - y| = {_g(r.deploy_max_error)} in {r.deploy} ({r.deploy_evaluator}, "
+              f"same points); labels reproduced: {100 * r.deploy_fraction:.2f}%")
+    if not math.isfinite(r.max_abs_w) or not math.isfinite(r.fit_max_error):
+        print(f"  overflow     {'a weight' if not math.isfinite(r.max_abs_w) else 'an output'} is not finite in "
+              f"{r.fmt}: the weights grew past the format's range (bias {r.bias}); see 'harness analyze'")
     if r.ref_kind != "none":
         span = "all weights" if r.ref_checked == r.n else f"the first {r.ref_checked} weights"
         print(f"  reference    {r.ref_kind} on {span}: normwise relative error {_g(r.ref_norm_rel_error)} "
@@ -238,9 +296,9 @@ def cmd_fit(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .runner import run_sweep
-    from .store import load_run
-    from .sweepspec import load_sweep
+    from .sweep.runner import run_sweep
+    from .sweep.store import load_run
+    from .sweep.sweepspec import load_sweep
 
     spec = load_sweep(args.file)
     scheduler = None
@@ -270,7 +328,7 @@ def cmd_sweep(args) -> int:
 def cmd_results(args) -> int:
     from pathlib import Path
 
-    from .store import list_runs, load_run, read_run_info
+    from .sweep.store import list_runs, load_run, read_run_info
 
     if args.action == "list":
         runs = list_runs(args.out)
@@ -317,7 +375,7 @@ def cmd_results(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import build_report
+    from .report.pages import build_report
 
     progress = _progress(args)
     index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress)
@@ -328,8 +386,8 @@ def cmd_report(args) -> int:
 def cmd_nightly(args) -> int:
     from pathlib import Path
 
-    from .nightly import run_nightly, summarize
-    from .sweepspec import load_sweep
+    from .report.nightly import run_nightly, summarize
+    from .sweep.sweepspec import load_sweep
 
     spec = load_sweep(args.config)
     baseline = None if args.baseline == "none" else (args.baseline or f"reports/baseline/{spec.name}.json")
@@ -351,7 +409,7 @@ def cmd_nightly(args) -> int:
 
 
 def cmd_gate(args) -> int:
-    from .nightly import gate, summarize
+    from .report.nightly import gate, summarize
 
     changes = gate(args.run, args.baseline, args.bench)
     print(summarize(changes))
@@ -361,8 +419,8 @@ def cmd_gate(args) -> int:
 def cmd_baseline(args) -> int:
     from pathlib import Path
 
-    from .nightly import update_baseline
-    from .store import read_run_info
+    from .report.nightly import update_baseline
+    from .sweep.store import read_run_info
 
     to = args.to or f"reports/baseline/{read_run_info(args.run).get('name')}.json"
     path = update_baseline(args.run, to, args.bench)
@@ -371,13 +429,13 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .biases import BIASES
-    from .data import DATA, LABELS
-    from .directions import DIRECTIONS
-    from .evaluators import EVALUATORS
-    from .failure import CRITERIA
-    from .formats import FORMATS
-    from .solvers import SOLVERS
+    from .build.biases import BIASES
+    from .build.data import DATA, LABELS
+    from .build.directions import DIRECTIONS
+    from .build.evaluators import EVALUATORS
+    from .analysis.failure import CRITERIA
+    from .core.formats import FORMATS
+    from .build.solvers import SOLVERS
 
     for title, reg in (("formats", FORMATS), ("directions", DIRECTIONS), ("biases", BIASES),
                        ("solvers", SOLVERS), ("evaluators", EVALUATORS), ("data", DATA), ("labels", LABELS),
@@ -453,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rounding", default="nearest", help="nearest | stochastic (default nearest)")
     f.add_argument("--first-offset", type=float, default=None, help="z_(1) - b_1 (default: the mean gap)")
     f.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
+    f.add_argument("--deploy", metavar="ARITH", default=None,
+                   help="run the solved weights' forward pass again in this format or arithmetic "
+                        "(e.g. bfloat16@float32) and report both")
+    f.add_argument("--deploy-evaluator", default="sequential", help="evaluator of --deploy (default sequential; "
+                                                                    "torch: PyTorch CPU)")
     f.add_argument("--no-check", action="store_true", help="skip the exact/high-precision reference check")
     f.add_argument("--export", metavar="PATH", help="save the plain two-layer weights (W1, b1, w2) as .npz")
     f.add_argument("--json", action="store_true", help="machine-readable output")
@@ -490,8 +553,34 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--n-min", type=int, default=2, help="first n tried (default 2)")
     fp.add_argument("--n-max", type=int, default=1 << 23, help="largest n tried (default 8388608)")
     fp.add_argument("--rel-tol", type=float, default=0.1, help="bisection stops at hi/lo <= 1 + REL_TOL (default 0.1)")
+    fp.add_argument("--deploy", metavar="ARITH", default=None,
+                    help="evaluate the solved weights in this format or arithmetic (e.g. bfloat16@float32)")
+    fp.add_argument("--deploy-evaluator", default="sequential", help="evaluator of --deploy (default sequential)")
+    fp.add_argument("--pipeline", metavar="LIST", default=None,
+                    help="user pipelines, comma list (numpy, torch, harness, harness-best): the failure n of each "
+                         "for every --fmt (see 'harness list')")
     _output_args(fp)
     fp.set_defaults(func=cmd_failure_point)
+
+    cc = sub.add_parser("crosscheck", help="emulated arithmetics against PyTorch, on the same float64-built networks",
+                        description="Build each network in float64, evaluate it at every training point in each "
+                                    "emulated arithmetic and in PyTorch at the matching dtype, and compare the label "
+                                    "accuracy (mean and 10-90% band over seeds), the largest error and the share of "
+                                    "outputs equal bit for bit. Needs the optional extra torch.")
+    cc.add_argument("--d", type=int, default=3072, help="dimension (default 3072, CIFAR-shaped)")
+    cc.add_argument("--n", default="30,100,300,1000", help="comma list of n (default 30,100,300,1000)")
+    cc.add_argument("--bias", default="left,midpoint", help="comma list of bias strategies (default left,midpoint)")
+    cc.add_argument("--seeds", type=int, default=12, help="seeds per case (default 12)")
+    cc.add_argument("--arith", default="bfloat16@float32,float16@float32",
+                    help="comma list of arithmetics or formats (default bfloat16@float32,float16@float32)")
+    cc.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where PyTorch runs (default cpu)")
+    cc.add_argument("--data", default="uniform", help="data generator (default uniform)")
+    cc.add_argument("--labels", default="binary", help="label generator (default binary)")
+    cc.add_argument("--direction", default="gaussian", help="direction strategy (default gaussian)")
+    cc.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    cc.add_argument("--out", metavar="FILE", help="also write the full JSON (settings, framework flags, records)")
+    _output_args(cc)
+    cc.set_defaults(func=cmd_crosscheck)
 
     pr = sub.add_parser("precision", help="fewest significand bits with which the construction fits n points",
                         description="For each n, the least precision p (bits) at which every failure criterion "

@@ -13,7 +13,7 @@ import numpy as np
 
 def run_kernels(z, b, Y, X, a, F):
     """{kernel label: result} for every kernel on one system."""
-    from harness import kernels
+    from harness.core import kernels
 
     W = kernels.solve_backsub(z, b, Y, F, 7)
     S, T = kernels.prefix_sums(b, W, F, 3)

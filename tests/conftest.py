@@ -10,7 +10,7 @@ settings.register_profile(
 )
 settings.load_profile("default")
 
-from harness.formats import FORMATS  # noqa: E402
+from harness.core.formats import FORMATS  # noqa: E402
 
 #: Every registered format, and the generic fp:P family at both ends of the range the
 #: float64 carrier emulates exactly (P = 25 is the widest: 53 >= 2P + 2).

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import harness
-from harness.construction import rng_for
-from harness.data import DATA, LABELS, make_data, make_labels
+from harness.core.seeding import rng_for
+from harness.build.data import DATA, LABELS, make_data, make_labels
 
 EVALUATORS = ["sequential", "compensated", "prefix", "dense"]
 
@@ -53,7 +53,7 @@ def test_forward_in_a_narrower_format_rounds_weights_once_then_computes_there():
     net = harness.construct(X, y, fmt="float64")
     out32 = net.forward(X, fmt="float32")
     assert out32.dtype == np.float32
-    from harness.kernels import eval_sequential
+    from harness.core.kernels import eval_sequential
 
     f32 = harness.get_format("float32")
     a, b, W = (f32.cast(v) for v in net.carriers())

@@ -14,11 +14,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import harness
-from harness.attribution import solve_error, weight_errors
-from harness.bounds import solve_error_bound, solve_error_bound_fast
-from harness.exact import matrix_exact, round_fraction
-from harness.metrics import analyze, analyze_config
-from harness.reference import CERTIFY_REL, reference_solution
+from harness.analysis.attribution import solve_error, weight_errors
+from harness.linalg.bounds import solve_error_bound, solve_error_bound_fast
+from harness.core.exact import matrix_exact, round_fraction
+from harness.analysis.metrics import analyze, analyze_config
+from harness.linalg.reference import CERTIFY_REL, reference_solution
 
 U = 2.0**-53
 
@@ -149,7 +149,7 @@ def test_evaluation_split_separates_forward_pass_from_solve():
     # solve_only is |M w_hat - y| evaluated exactly: recompute one point
     M = matrix_exact(net.z.astype(float).tolist(), net.b.astype(float).tolist())
     w = np.asarray(net.w, np.float64)
-    y = harness.fitting.make_problem(64, 4, "equispaced", "binary", direction="ones")[1]
+    y = harness.build.problems.make_problem(64, 4, "equispaced", "binary", direction="ones")[1]
     Yn = y[np.asarray(net.order)]
     r = max(abs(Fraction(Yn[i]) - sum(M[i][j] * Fraction(w[j]) for j in range(64))) for i in range(64))
     np.testing.assert_allclose(seq.solve_only, float(r), rtol=U, atol=0)
@@ -169,7 +169,7 @@ def test_analysis_record_is_immutable_flat_and_versioned():
 
 
 def test_sampled_evaluation_records_that_it_sampled():
-    from harness import metrics
+    from harness.analysis import metrics
 
     net, X, y = _net(3000, "float64", seed=4)
     old = metrics.ANALYZE_EVAL_BUDGET

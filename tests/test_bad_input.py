@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import harness
-from harness.solvers import EXACT_MAX_N
+from harness.build.solvers import EXACT_MAX_N
 
 X4 = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 0.25], [3.0, 2.0]])
 Y4 = np.array([1.0, 0.0, 1.0, 0.0])
@@ -81,7 +81,7 @@ def test_gaussian_retries_then_names_rows_and_the_format():
 
 
 def test_lapack_too_large_and_exact_too_large(monkeypatch):
-    import harness.solvers as solvers
+    import harness.build.solvers as solvers
 
     monkeypatch.setattr(solvers, "LAPACK_MAX_BYTES", 1000)
     with pytest.raises(harness.HarnessError, match="dense 20 x 20 float64 matrix"):

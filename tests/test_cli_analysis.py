@@ -23,8 +23,8 @@ def test_analyze_acceptance_shows_exact_and_estimated_condition_with_the_law():
     exact_line = next(line for line in out.splitlines() if line.strip().startswith("exact (rationals)"))
     est_line = next(line for line in out.splitlines() if line.strip().startswith("estimate (Hager"))
     first = lambda line: re.search(r"2\^[-\d.]+", line).group()  # noqa: E731  the cond_1 column
-    from harness.conditioning import cond_exact
-    from harness.metrics import analyze_config
+    from harness.linalg.conditioning import cond_exact
+    from harness.analysis.metrics import analyze_config
 
     net, _ = analyze_config(64, 8, "equispaced", bias="fraction:0.75", check=False)  # the command's defaults
     want = f"2^{cond_exact(net.z.astype(float).tolist(), net.b.astype(float).tolist()).log2_cond1:.2f}"

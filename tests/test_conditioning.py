@@ -1,13 +1,13 @@
 """Condition numbers of M: every method against exact rationals, with derived tolerances.
 
-* The O(n) closed forms (harness.operators) are held to their stated bound: relative
+* The O(n) closed forms (harness.linalg.operators) are held to their stated bound: relative
   error <= gamma_K, K = structured_roundings(n), against exact |M^-1| computed by n
   exact solves (an independent algorithm).
 * The two-start Hager-Higham estimate and LAPACK's xTRCON are held, on a tagged table,
   to [exact / DOCUMENTED_FACTOR, exact (1 + eta)]: an estimate is ||B x||_1 for a unit x,
   never above ||B||_1 in exact arithmetic; eta bounds the float64 solves' own error
   (derivation in _eta).
-* The equispaced growth laws of MATH.md §4, with constants (harness.laws).
+* The equispaced growth laws of MATH.md §4, with constants (harness.analysis.laws).
 """
 
 import math
@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import operators as op
-from harness.bounds import gamma
-from harness.conditioning import cond_estimate, cond_exact, cond_lapack, cond_structured, condition, skeel
-from harness.exact import apply_exact, inverse_exact, log2_fraction, matrix_exact
-from harness.exponents import fit_power, fit_rate
-from harness.laws import cond_law
-from harness.normest import DOCUMENTED_FACTOR, onenorm_estimate
+from harness.linalg import operators as op
+from harness.linalg.bounds import gamma
+from harness.linalg.conditioning import cond_estimate, cond_exact, cond_lapack, cond_structured, condition, skeel
+from harness.core.exact import apply_exact, inverse_exact, log2_fraction, matrix_exact
+from harness.analysis.exponents import fit_power, fit_rate
+from harness.analysis.laws import cond_law
+from harness.linalg.normest import DOCUMENTED_FACTOR, onenorm_estimate
 
 U64 = Fraction(1, 2**53)
 
@@ -101,7 +101,7 @@ def test_solves_invert_products():
     <= gamma_K M|x| (summation), the gap-form solve's residual <= gamma_K (M|x_hat| + 2 L|y_hat|)
     (see _eta), so |x_hat - x| <= |M^-1| gamma_K (M|x| + M|x_hat| + 2 L|y_hat|), K = 3n + 4,
     with |M^-1| from the closed form inflated for its own rounding (bounds.bound_fast)."""
-    from harness.bounds import bound_fast
+    from harness.linalg.bounds import bound_fast
 
     z, b = system(200, 0.3, "equi")
     n = z.size

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import harness
-from harness.failure import CRITERIA, FailureConfig, failure_point, run_trial, wilson
-from harness.precision import bits_needed, mp_construct, mp_forward, mp_trial, precision_trial
+from harness.analysis.failure import CRITERIA, FailureConfig, failure_point, run_trial, wilson
+from harness.analysis.precision import bits_needed, mp_construct, mp_forward, mp_trial, precision_trial
 
 SMALL = FailureConfig(seeds=4)  # the configuration (d = 16, uniform, binary, gaussian, midpoint)
 

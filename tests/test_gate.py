@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from harness.compare import DIGEST_VERSION, compare_digests, digest
-from harness.nightly import load_baseline, summarize, update_baseline
-from harness.runner import compute_row, run_sweep
-from harness.solvers import SOLVERS
-from harness.store import load_run, new_run, note_event, write_part
-from harness.sweepspec import parse_sweep
+from harness.report.compare import DIGEST_VERSION, compare_digests, digest
+from harness.report.nightly import load_baseline, summarize, update_baseline
+from harness.sweep.runner import compute_row, run_sweep
+from harness.build.solvers import SOLVERS
+from harness.sweep.store import load_run, new_run, note_event, write_part
+from harness.sweep.sweepspec import parse_sweep
 
 SWEEP = """
 name = "gate"
@@ -34,8 +34,8 @@ def _rows(spec):
 
 def _float32_recurrence(z, b, Y, fmt, F, seed):
     """A degraded kernel: the recurrence carried out in float32 whatever the format."""
-    from harness import kernels
-    from harness.formats import get_format
+    from harness.core import kernels
+    from harness.core.formats import get_format
 
     return kernels.solve_recurrence(z, b, Y, get_format("float32").kernel_spec(), seed)
 

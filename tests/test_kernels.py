@@ -11,11 +11,11 @@ import pytest
 
 import harness
 from _python_twin import run_kernels, spec
-from harness import kernels
-from harness.bounds import solve_error_bound
-from harness.exact import round_fraction
+from harness.core import kernels
+from harness.linalg.bounds import solve_error_bound
+from harness.core.exact import round_fraction
 from conftest import ALL_FORMATS
-from harness.formats import get_format
+from harness.core.formats import get_format
 
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import harness
-from harness.exponents import fit_power, fit_rate
-from harness.laws import RANDOM_THETA_LOG_SD, amplification_log2, collision_estimate, cond_law, law_for_bias
+from harness.analysis.exponents import fit_power, fit_rate
+from harness.analysis.laws import RANDOM_THETA_LOG_SD, amplification_log2, collision_estimate, cond_law, law_for_bias
 
 
 def test_law_table():

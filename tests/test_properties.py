@@ -1,6 +1,6 @@
 """Property tests on small random instances (hypothesis).
 
-Every tolerance is the rigorous bound of harness.bounds for the solver's operation
+Every tolerance is the rigorous bound of harness.linalg.bounds for the solver's operation
 order, computed exactly; nothing is a hand-picked tolerance.
 """
 
@@ -12,8 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import harness
-from harness.bounds import forward_error_bound, solve_error_bound
-from harness.exact import apply_exact, matrix_exact, to_fraction
+from harness.linalg.bounds import forward_error_bound, solve_error_bound
+from harness.core.exact import apply_exact, matrix_exact, to_fraction
 
 BIASES = ["midpoint", "left", "fraction:0.75", "fraction:0.3", "random"]
 DIRECTIONS = ["gaussian", "ones", "best-of:3"]
@@ -105,7 +105,7 @@ def test_export_round_trips(tmp_path_factory, inst, fmt):
 @given(inst=instances(), bias=st.sampled_from(BIASES), seed=st.integers(0, 3),
        fmt=st.sampled_from(["float64", "float32", "tf32", "bfloat16", "float16"]))
 def test_sequential_forward_pass_is_within_its_bound_at_training_points(inst, bias, seed, fmt):
-    """|f_hat(x_i) - (M w_hat)_i| <= gamma_(n+1) (|M| |w_hat|)_i (harness.bounds; round to nearest,
+    """|f_hat(x_i) - (M w_hat)_i| <= gamma_(n+1) (|M| |w_hat|)_i (harness.linalg.bounds; round to nearest,
     where the forward pass reproduces the training projection exactly)."""
     X, y = inst
     assume(np.ndim(y) == 1)

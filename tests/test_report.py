@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.compare import compare_runs
-from harness.report import build_report
-from harness.runner import run_sweep
-from harness.store import load_run
-from harness.sweepspec import parse_sweep
+from harness.report.compare import compare_runs
+from harness.report.pages import build_report
+from harness.sweep.runner import run_sweep
+from harness.sweep.store import load_run
+from harness.sweep.sweepspec import parse_sweep
 
 SWEEP = """
 name = "rep"
@@ -121,10 +121,14 @@ def test_headline_cells_trace_to_rows_of_the_run(run, report):
             else:
                 never += 1
         want = "-" if not firsts else f"{np.median(firsts):,.0f}"
-        assert r[col["failure n (median)"]] == want, r
+        assert r[col["first failing n per seed: median"]] == want, r
         assert r[col["seeds never failing"]] == f"{never} of {len(set(g.seed_index))}", r
         if firsts:
-            assert r[col["interval over seeds"]] == f"[{min(firsts):,}, {max(firsts):,}]", r
+            assert r[col["range over seeds"]] == f"[{min(firsts):,}, {max(firsts):,}]", r
+        # failure n: the smallest n at which at least half of the seeds fail
+        rate_fail = [n for n in sorted(set(g.n))
+                     if 2 * sum(1 for m, f in zip(g.n, g.failure) if m == n and f != "") >= sum(g.n == n)]
+        assert r[col["failure n"]] == ("-" if not rate_fail else f"{rate_fail[0]:,}"), r
         assert r[col["largest n run"]] == f"{int(g.n.max()):,}"
 
 

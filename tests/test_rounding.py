@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import ALL_FORMATS
-from harness.formats import get_format
-from harness.rounding import round_array
+from harness.core.formats import get_format
+from harness.core.rounding import round_array
 
 NARROW = ["bfloat16", "float16", "float8_e4m3", "float8_e5m2"]
 

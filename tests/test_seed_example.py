@@ -17,9 +17,9 @@ from fractions import Fraction as F
 import numpy as np
 
 import harness
-from harness.bounds import forward_error_bound, solve_error_bound
-from harness.exact import apply_exact
-from harness.seed import SEED_Y
+from harness.linalg.bounds import forward_error_bound, solve_error_bound
+from harness.core.exact import apply_exact
+from harness.analysis.seed import SEED_Y
 
 
 def test_seed_example_exact():
@@ -36,7 +36,7 @@ def test_seed_example_exact():
 
 def test_seed_example_in_float64_is_within_derived_bounds():
     """The float64 build: weights within the recurrence's a-priori bound, outputs within
-    the exact residual plus the sequential forward pass's bound (harness.bounds)."""
+    the exact residual plus the sequential forward pass's bound (harness.linalg.bounds)."""
     net = harness.seed_example().float64_network
     y = np.array([float(v) for v in SEED_Y])
     z, b, w = (np.asarray(v, np.float64) for v in (net.z, net.b, net.w))

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 import harness
-import harness.bounds
-from harness.runner import ROUNDING_LEVEL_COLUMNS, compute_row, run_sweep
-from harness.store import finished_ids, list_runs, load_run, read_run_info
-from harness.sweepspec import load_sweep, parse_sweep
+import harness.linalg.bounds
+from harness.sweep.runner import ROUNDING_LEVEL_COLUMNS, compute_row, run_sweep
+from harness.sweep.store import finished_ids, list_runs, load_run, read_run_info
+from harness.sweep.sweepspec import load_sweep, parse_sweep
 
 TINY = """
 name = "tiny"
@@ -126,7 +126,7 @@ def _same_rows(a: pd.DataFrame, b: pd.DataFrame):
     so each cond differs by <= gamma_n relative, and its log2 by <= log2((1+g)/(1-g)) plus the
     log2's own rounding (2 ulps of the value)."""
     assert list(a.key) == list(b.key) and set(a.columns) == set(b.columns)
-    g = float(harness.bounds.gamma(int(a.n.max()), Fraction(1, 2**53)))
+    g = float(harness.linalg.bounds.gamma(int(a.n.max()), Fraction(1, 2**53)))
     for c in a.columns:
         if "time_" in c:
             continue
@@ -256,8 +256,8 @@ def test_results_command_list_show_export(tmp_path):
 # --- data ---------------------------------------------------------------------------------
 
 def test_new_generators_are_seeded_and_shaped():
-    from harness.construction import rng_for
-    from harness.data import make_dataset
+    from harness.core.seeding import rng_for
+    from harness.build.data import make_dataset
 
     for kind in ("clustered:4", "near-duplicates:1e-5", "low-rank:2", "digits", "patches"):
         a, ya = make_dataset(kind, 300, 8, rng_for(1, "data"))
@@ -277,7 +277,7 @@ def test_new_generators_are_seeded_and_shaped():
 def test_real_data_true_and_randomized_labels():
     net, rep = harness.fit(400, 64, "digits", "true")
     assert rep.label_kind == "integer" and rep.d == 64 and rep.fit_fraction == 1.0
-    from harness.fitting import make_problem
+    from harness.build.problems import make_problem
 
     X, yt = make_problem(400, 64, "digits", "true")
     _, yr = make_problem(400, 64, "digits", "randomized")
@@ -299,7 +299,7 @@ def test_cifar10_loader_reads_the_standard_batches(tmp_path):
     folder.mkdir()
     _cifar_batch(folder / "data_batch_1", 30, 0)
     _cifar_batch(folder / "data_batch_2", 20, 1)
-    from harness.datafiles import load_cifar10
+    from harness.build.datafiles import load_cifar10
 
     X, y = load_cifar10(folder)
     assert X.shape == (50, 3072) and X.dtype == np.uint8 and y.shape == (50,)
@@ -318,7 +318,7 @@ def test_cifar10_loader_refuses_a_hostile_pickle(tmp_path):
     folder.mkdir()
     with open(folder / "data_batch_1", "wb") as f:
         pickle.dump({b"data": Evil(), b"labels": []}, f)
-    from harness.datafiles import load_cifar10
+    from harness.build.datafiles import load_cifar10
 
     with pytest.raises(harness.HarnessError, match="refuses to load"):
         load_cifar10(folder)

@@ -1,0 +1,92 @@
+"""Fit outcome: did the network reproduce the labels? The evaluation chain every caller shares."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["REAL_LABEL_RTOL", "reproduced", "TrainingEval", "evaluate_training"]
+
+#: A real label counts as reproduced when |f - y| <= REAL_LABEL_RTOL * max(1, |y|):
+#: 1% of the label scale, coarse enough for bfloat16 (u = 2^-8 ~ 0.4%) to pass when
+#: the solve is sound, fine enough that a cancelled forward pass fails.
+REAL_LABEL_RTOL = 1e-2
+
+
+def reproduced(out: np.ndarray, y: np.ndarray, kind: str) -> np.ndarray:
+    """Boolean per point: nearest class (one-hot: argmax; 0/1 and integers: nearest
+    integer) equals the label, or, for real labels, within REAL_LABEL_RTOL."""
+    out = np.asarray(out, np.float64)
+    y = np.asarray(y, np.float64)
+    with np.errstate(invalid="ignore"):
+        if kind == "classes":
+            ok = np.argmax(out, axis=1) == np.argmax(y, axis=1)
+            return ok & np.all(np.isfinite(out), axis=1)
+        out = out.reshape(y.shape)
+        if kind in ("binary", "integer"):
+            ok = np.abs(out - y) < 0.5
+        else:
+            ok = np.abs(out - y) <= REAL_LABEL_RTOL * np.maximum(1.0, np.abs(y))
+        return ok if ok.ndim == 1 else np.all(ok, axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingEval:
+    """A network run at (some of) its own training points, and how well it kept the labels.
+
+    The one chain every caller uses (fit, analyze, failure trials, error attribution):
+    labels into neuron order, the evaluation positions (all, or a seeded sample plus the
+    smallest gaps: :func:`harness.build.sampling.eval_positions`), the forward pass, the
+    errors and the share reproduced (:func:`reproduced`).
+    """
+
+    evaluator: str
+    positions: np.ndarray      # neuron positions evaluated (sorted)
+    rows: np.ndarray           # the caller's row of each position
+    sampled: bool
+    outputs: np.ndarray        # (m, k) float64 carriers of the evaluation format
+    targets: np.ndarray        # (m, k) the labels at those rows
+    max_error: float           # max |f - y| (inf when any output is not finite)
+    fraction: float            # share of labels reproduced
+    finite: bool               # every output finite
+    label_kind: str
+
+    @property
+    def points(self) -> int:
+        return int(self.positions.size)
+
+
+def evaluate_training(net, X, y, *, evaluator: str = "sequential", budget: int | None = None,
+                      positions=None, sampled: bool = False, limit: int | None = None,
+                      kind: str | None = None, **forward) -> TrainingEval:
+    """Run ``net`` at its training points and judge the labels (see :class:`TrainingEval`).
+
+    X, y are the caller's inputs and labels (original row order, ``net.n_input`` rows).
+    ``positions`` (neuron order) overrides the choice of points; otherwise
+    ``eval_positions(net.z, net.seed, budget, limit)`` picks them. ``forward`` goes to
+    :meth:`Network.forward` (``fmt``, ``rounding``, ...).
+    """
+    from ..build.data import label_kind
+    from ..build.sampling import EVAL_BUDGET, eval_positions
+
+    Y = np.asarray(y, np.float64).reshape(net.n_input, -1)
+    kind = kind or label_kind(Y)
+    if positions is None:
+        positions, sampled = eval_positions(net.z, net.seed, budget=EVAL_BUDGET if budget is None else budget,
+                                            limit=limit)
+    positions = np.asarray(positions)
+    rows = np.asarray(net.order)[positions]
+    targets = Y[rows]
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.asarray(net.forward(np.asarray(X, np.float64)[rows], evaluator=evaluator, **forward),
+                         np.float64).reshape(rows.size, -1)
+        err = np.abs(out - targets)
+    finite_err = bool(np.all(np.isfinite(err)))
+    return TrainingEval(
+        evaluator=evaluator, positions=positions, rows=rows, sampled=bool(sampled), outputs=out,
+        targets=targets, max_error=float(np.max(err)) if finite_err and err.size else (0.0 if finite_err else math.inf),
+        fraction=float(np.mean(reproduced(out, targets, kind))), finite=bool(np.all(np.isfinite(out))),
+        label_kind=kind,
+    )

@@ -1,0 +1,114 @@
+"""Solver strategies for the triangular system ``M w = y``.
+
+Each solver is ``f(z, b, Y, fmt, F, seed) -> W`` with z, b, Y (n, k) float64 carriers
+in the working format and W carriers in it too.
+
+============  ===========  ==========  =============================================
+name          time         memory      what
+============  ===========  ==========  =============================================
+recurrence    O(n k)       O(n k)      running slope/intercept sums (MATH.md §3)
+backsub       O(n^2 k)     O(n k)      substitution, M's entries made on the fly
+lapack        O(n^2 k)     O(n^2)      SciPy ``solve_triangular`` on the dense M,
+                                       native float64/float32 only, n^2 * itemsize
+                                       <= ``LAPACK_MAX_BYTES``
+exact         grows ~n^2   grows       exact rationals, rounded once to the format,
+                                       n <= ``EXACT_MAX_N``
+============  ===========  ==========  =============================================
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..core.errors import HarnessError
+from ..core.registry import Registry
+
+__all__ = ["SOLVERS", "LAPACK_MAX_BYTES", "EXACT_MAX_N"]
+
+class Solver(Protocol):
+    """A solver: ``W`` (n, k) carriers in the working format, from z, b, Y (carriers already
+    in it), the :class:`~harness.core.formats.Format`, its kernel tuple ``F`` and the
+    stochastic-rounding seed."""
+
+    def __call__(self, z: np.ndarray, b: np.ndarray, Y: np.ndarray, fmt, F: tuple, seed: int) -> np.ndarray: ...
+
+
+SOLVERS = Registry("solver", Solver)
+
+#: Largest dense matrix `lapack` will build: 4 GiB (n ~ 23,000 in float64), a sixth of
+#: this machine's 24 GiB, leaving room for the copy solve_triangular may make.
+LAPACK_MAX_BYTES = 4 * 2**30
+
+#: Exact rational solves grow denominators by ~p bits per neuron, so cost ~n^2:
+#: n = 2,000 takes ~2 s here; 5,000 ~15 s.
+EXACT_MAX_N = 5000
+
+
+def _per_op(name, fmt):
+    from ..core.arith import Arithmetic
+
+    if isinstance(fmt, Arithmetic):
+        raise HarnessError(f"solver {name} runs per-operation formats only, not the arithmetic {fmt.name}; "
+                           "use recurrence (running sums in the accumulator) or exact")
+
+
+@SOLVERS.register("recurrence")
+def recurrence(z, b, Y, fmt, F, seed):
+    """O(n) forward recurrence over running sums, each op rounded (or sums held in the accumulator of an S@A) (Numba)."""
+    from ..core.arith import Arithmetic
+
+    if isinstance(fmt, Arithmetic):
+        from ..core.mixed import solve_recurrence_mixed
+
+        return solve_recurrence_mixed(z, b, Y, F)
+    from ..core.kernels import solve_recurrence
+
+    return solve_recurrence(z, b, Y, F, seed)
+
+
+@SOLVERS.register("backsub")
+def backsub(z, b, Y, fmt, F, seed):
+    """Classic substitution, M's entries computed on the fly, O(n) memory (Numba)."""
+    from ..core.kernels import solve_backsub
+
+    _per_op("backsub", fmt)
+
+    return solve_backsub(z, b, Y, F, seed)
+
+
+@SOLVERS.register("lapack")
+def lapack(z, b, Y, fmt, F, seed):
+    """SciPy solve_triangular (LAPACK xTRTRS) on the dense matrix: the reference a user would write."""
+    from scipy.linalg import solve_triangular
+
+    _per_op("lapack", fmt)
+    fmt.require_native("solver lapack", F)
+    dtype = fmt.storage_dtype()
+    n = z.size
+    need = n * n * dtype.itemsize
+    if need > LAPACK_MAX_BYTES:
+        raise HarnessError(f"solver lapack would need a dense {n} x {n} {fmt.name} matrix "
+                           f"({need / 2**30:.1f} GiB > the {LAPACK_MAX_BYTES / 2**30:.0f} GiB limit); "
+                           "use recurrence (O(n)) or backsub (O(n) memory)")
+    from ..linalg.dense import dense_matrix
+
+    M = dense_matrix(z, b, dtype)
+    W = solve_triangular(M, np.asarray(Y, dtype=dtype), lower=True, check_finite=False)
+    return np.asarray(W, dtype=np.float64)
+
+
+@SOLVERS.register("exact")
+def exact(z, b, Y, fmt, F, seed):
+    """The exact rational solution, each weight correctly rounded once to the format."""
+    from ..core.exact import round_fraction, solve_exact
+
+    if z.size > EXACT_MAX_N:
+        raise HarnessError(f"solver exact is limited to n <= {EXACT_MAX_N} (its cost grows like n^2 "
+                           f"with the size of the rationals); got n = {z.size}")
+    from ..core.arith import Arithmetic
+
+    target = fmt.storage if isinstance(fmt, Arithmetic) else fmt
+    sol = solve_exact(z.tolist(), b.tolist(), Y)
+    return np.array([[round_fraction(v, target) for v in row] for row in sol], dtype=np.float64)

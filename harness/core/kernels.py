@@ -1,0 +1,231 @@
+"""Numba kernels: projection, triangular solves and forward passes, per-op rounded.
+
+Every kernel is a pure function of arrays. Values are float64 carriers holding
+numbers of the working format ``F`` (see :mod:`harness.core.rounding`); every
+arithmetic result is passed through :func:`~harness.core.rounding.rnd`. The order of
+operations is part of the contract: the error bounds in :mod:`harness.linalg.bounds` are
+derived for exactly these orders, and the tests hold each kernel to its
+plain-Python twin (``kernel.py_func``) and to an exact-rational emulation.
+
+No fastmath (nor anything else that reassociates or contracts to FMA) anywhere in
+this module: the rounding of these loops is what the harness measures.
+
+Layout: ``z`` are the sorted projections, ``b`` the biases in neuron order
+(``b[i]`` is the knot just below ``z[i]``), ``Y``/``W`` are (n, k).
+The interpolation matrix is ``M[i, j] = relu(z[i] - b[j])``, lower triangular.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .rounding import rnd, stream
+
+__all__ = [
+    "project", "solve_recurrence", "solve_backsub", "eval_sequential",
+    "eval_compensated", "eval_prefix", "prefix_sums",
+]
+
+
+@njit(cache=True)
+def _dot(x, a, F, st):
+    """<a, x> summed left to right, each product and sum rounded."""
+    acc, st = rnd(x[0] * a[0], F, st)
+    for j in range(1, x.shape[0]):
+        pr, st = rnd(x[j] * a[j], F, st)
+        acc, st = rnd(acc + pr, F, st)
+    return acc, st
+
+
+@njit(cache=True, parallel=True)
+def project(X, a, F, seed):
+    """Projections ``<a, x_i>`` of every row of X in format F (rows in parallel)."""
+    m = X.shape[0]
+    z = np.empty(m)
+    for i in prange(m):
+        z[i], _ = _dot(X[i], a, F, stream(seed, i))
+    return z
+
+
+@njit(cache=True)
+def solve_recurrence(z, b, Y, F, seed):
+    """Forward recurrence of MATH.md §3, O(n) time and memory.
+
+    ``w_i = ((y_i - z_i*S) + T) / (z_i - b_i)``, then ``S += w_i``, ``T += w_i*b_i``,
+    with S, T the running slope and intercept sums.
+    """
+    n, k = Y.shape
+    W = np.empty((n, k))
+    st = stream(seed, 1)
+    for c in range(k):
+        S = 0.0
+        T = 0.0
+        for i in range(n):
+            pr, st = rnd(z[i] * S, F, st)
+            num, st = rnd(Y[i, c] - pr, F, st)
+            num, st = rnd(num + T, F, st)
+            den, st = rnd(z[i] - b[i], F, st)
+            w, st = rnd(num / den, F, st)
+            W[i, c] = w
+            S, st = rnd(S + w, F, st)
+            pr, st = rnd(w * b[i], F, st)
+            T, st = rnd(T + pr, F, st)
+    return W
+
+
+@njit(cache=True)
+def solve_backsub(z, b, Y, F, seed):
+    """Row-oriented substitution over M, entries computed on the fly: O(n^2) time, O(n) memory.
+
+    ``w_i = (y_i - sum_{j<i} fl(z_i - b_j) * w_j) / fl(z_i - b_i)``, sum left to right.
+    """
+    n, k = Y.shape
+    W = np.empty((n, k))
+    st = stream(seed, 2)
+    if k == 1 and F[0] == 0:
+        # float64, one output: rnd is the identity in float64, so plain float64 arithmetic in the
+        # same order is the same computation (no fastmath: no contraction to FMA, no reordering)
+        w = np.empty(n)
+        for i in range(n):
+            acc = Y[i, 0]
+            zi = z[i]
+            for j in range(i):
+                m = zi - b[j]
+                if m < 0.0:
+                    m = 0.0
+                acc = acc - m * w[j]
+            w[i] = acc / (zi - b[i])
+        W[:, 0] = w
+        return W
+    if k == 1:  # one output: the same operations in the same order, scalar accumulator
+        w = np.empty(n)
+        for i in range(n):
+            acc = Y[i, 0]
+            zi = z[i]
+            for j in range(i):
+                m, st = rnd(zi - b[j], F, st)
+                if m < 0.0:
+                    m = 0.0
+                pr, st = rnd(m * w[j], F, st)
+                acc, st = rnd(acc - pr, F, st)
+            den, st = rnd(zi - b[i], F, st)
+            w[i], st = rnd(acc / den, F, st)
+        W[:, 0] = w
+        return W
+    s = np.empty(k)
+    for i in range(n):
+        for c in range(k):
+            s[c] = Y[i, c]
+        zi = z[i]
+        for j in range(i):
+            m, st = rnd(zi - b[j], F, st)
+            if m < 0.0:
+                m = 0.0
+            for c in range(k):
+                pr, st = rnd(m * W[j, c], F, st)
+                s[c], st = rnd(s[c] - pr, F, st)
+        den, st = rnd(zi - b[i], F, st)
+        for c in range(k):
+            W[i, c], st = rnd(s[c] / den, F, st)
+    return W
+
+
+@njit(cache=True)
+def _all_finite(W):
+    for v in W.ravel():
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+@njit(cache=True, parallel=True)
+def _forward(X, a, b, W, F, seed, compensated):
+    """``f(x) = sum_j w_j * relu(<a,x> - b_j)``, one point per task, neurons in order.
+
+    Each product and sum is rounded; with ``compensated`` the sum is Neumaier's
+    (improved Kahan-Babuska) in the working format. Neurons past the first zero
+    activation contribute exact zeros (b is increasing and rounding is monotone),
+    so the loop stops there when every weight is finite; with an infinite weight
+    it runs on so that ``inf * 0`` gives the NaN a framework would.
+    """
+    m = X.shape[0]
+    n, k = W.shape
+    out = np.zeros((m, k))
+    stop = _all_finite(W)
+    for i in prange(m):
+        st = stream(seed, i)
+        t, st = _dot(X[i], a, F, st)
+        acc = np.zeros(k)
+        comp = np.zeros(k)
+        for j in range(n):
+            h, st = rnd(t - b[j], F, st)
+            if h <= 0.0:  # relu (a NaN activation is not <= 0: it propagates, as in a framework)
+                if stop:
+                    break
+                h = 0.0
+            for c in range(k):
+                term, st = rnd(W[j, c] * h, F, st)
+                s, st = rnd(acc[c] + term, F, st)
+                if compensated:
+                    if abs(acc[c]) >= abs(term):
+                        e, st = rnd(acc[c] - s, F, st)
+                        e, st = rnd(e + term, F, st)
+                    else:
+                        e, st = rnd(term - s, F, st)
+                        e, st = rnd(e + acc[c], F, st)
+                    comp[c], st = rnd(comp[c] + e, F, st)
+                acc[c] = s
+        for c in range(k):
+            if compensated:
+                out[i, c], st = rnd(acc[c] + comp[c], F, st)
+            else:
+                out[i, c] = acc[c]
+    return out
+
+
+@njit(cache=True)
+def eval_sequential(X, a, b, W, F, seed):
+    """The network's forward pass, every op rounded, neurons summed in sorted order."""
+    return _forward(X, a, b, W, F, seed, False)
+
+
+@njit(cache=True)
+def eval_compensated(X, a, b, W, F, seed):
+    """Forward pass with Neumaier summation in the working format."""
+    return _forward(X, a, b, W, F, seed, True)
+
+
+@njit(cache=True)
+def prefix_sums(b, W, F, seed):
+    """Running slope S_j = sum_{l<=j} w_l and intercept T_j = sum_{l<=j} w_l b_l, rounded."""
+    n, k = W.shape
+    S = np.zeros((n + 1, k))
+    T = np.zeros((n + 1, k))
+    st = stream(seed, 3)
+    for c in range(k):
+        for j in range(n):
+            S[j + 1, c], st = rnd(S[j, c] + W[j, c], F, st)
+            pr, st = rnd(W[j, c] * b[j], F, st)
+            T[j + 1, c], st = rnd(T[j, c] + pr, F, st)
+    return S, T
+
+
+@njit(cache=True, parallel=True)
+def eval_prefix(X, a, b, S, T, F, seed):
+    """``f(t) = S_k * t - T_k`` with k = #{j : b_j < t}: the piecewise-linear form.
+
+    NOT the network's forward pass (MATH.md §3): it evaluates the same function
+    through running sums, in O(log n) per point.
+    """
+    m = X.shape[0]
+    k = S.shape[1]
+    out = np.empty((m, k))
+    for i in prange(m):
+        st = stream(seed, i)
+        t, st = _dot(X[i], a, F, st)
+        idx = np.searchsorted(b, t)  # number of knots strictly below t
+        for c in range(k):
+            pr, st = rnd(S[idx, c] * t, F, st)
+            out[i, c], st = rnd(pr - T[idx, c], F, st)
+    return out

@@ -1,0 +1,50 @@
+"""Every seed the harness derives, in one place (numpy ``SeedSequence`` throughout).
+
+A user gives one integer seed. From it come independent, reproducible streams:
+
+=====================  =======================================================================
+``rng_for(s, use)``    a Generator per use of a construction's seed: ``direction`` (with the
+                       retry ``attempt``), ``bias``, ``solve``, ``data``, ``labels``, ``sample``
+``solve_seed(s)``      the integer that keys the kernels' stochastic-rounding streams
+                       (:func:`harness.core.rounding.stream`)
+``trial_seed(b, i)``   the i-th trial of a failure-point search (the same at every n)
+``point_seed(b, key)`` a sweep point's seed from the sweep seed and the point's key: independent
+                       of the order of points, the number of workers and the backend
+=====================  =======================================================================
+
+The constants below are part of every stored result: changing one changes every row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+__all__ = ["STREAMS", "rng_for", "solve_seed", "trial_seed", "point_seed"]
+
+#: The uses of one construction seed; the number is the SeedSequence's second word.
+STREAMS = {"direction": 1, "bias": 2, "solve": 3, "data": 4, "labels": 5, "sample": 6}
+#: Second word of a failure-search trial's SeedSequence (disjoint from STREAMS).
+_TRIAL_WORD = 7
+
+
+def rng_for(seed: int, stream: str, attempt: int = 0) -> np.random.Generator:
+    """Independent, reproducible generator for one use of the seed (numpy SeedSequence)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), STREAMS[stream], int(attempt)]))
+
+
+def solve_seed(seed: int) -> int:
+    """Seed of the stochastic-rounding streams used by kernels for this construction."""
+    return int(rng_for(seed, "solve").integers(0, 2**63 - 1))
+
+
+def trial_seed(base: int, index: int) -> int:
+    """Seed of the index-th trial of a failure-point search (the same at every n)."""
+    return int(np.random.SeedSequence([int(base), _TRIAL_WORD, int(index)]).generate_state(1)[0])
+
+
+def point_seed(sweep_seed: int, key: str) -> int:
+    """A sweep point's seed: SeedSequence of (sweep seed, the first 128 bits of the key's SHA-256)."""
+    words = np.frombuffer(hashlib.sha256(key.encode()).digest()[:16], dtype=np.uint32).tolist()
+    return int(np.random.SeedSequence([int(sweep_seed), *words]).generate_state(1, dtype=np.uint32)[0])

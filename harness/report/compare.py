@@ -1,0 +1,301 @@
+"""Figures a report and a regression gate read off a run's rows, and how two runs differ.
+
+:func:`failure_table`: for every growth series (rows equal in everything but n and the
+seed), each seed's failure n is the smallest n whose row records a failure
+(``collision``, ``overflow`` or ``misfit``); the table gives their median and range over
+the seeds and the most common cause there (``censored`` when a seed never failed).
+
+:func:`digest` reduces a run to its tracked figures (a small JSON: the committed baseline
+of the nightly gate) and :func:`compare_digests` classifies each figure of a run against a
+baseline as ``regression``, ``improvement`` or ``same`` by :data:`TOLERANCES`:
+
+* failure n per series: regression when the median moved below the baseline's range
+  (its smallest seed failure n); improvement when it moved above the largest;
+* error quantiles per format: the median and 90th percentile of ``solve_bits_lost_norm``,
+  regression when one grew by more than ``bits_lost`` bits;
+* exact-reference figures: the normwise error against the exact solution (and the failure)
+  of every row solved without BLAS, which is bit-reproducible: any change is a regression;
+* benchmark ratios (time over a same-run reference): regression when one grew by more than
+  ``bench_factor``.
+
+:func:`compare_runs` compares two runs' rows the same way, plus construction throughput per
+solver (a ratio between runs, meaningful on one machine only, so not in the digest).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..sweep.axes import SERIES_AXES
+
+__all__ = ["SERIES_KEYS", "TOLERANCES", "failure_table", "error_quantiles", "throughput", "Change",
+           "compare_runs", "digest", "compare_digests", "bench_ratios", "upgrade_digest", "DIGEST_VERSION"]
+
+#: Version of the digest layout (the committed baseline's format; bump on change).
+#: 2: the per-seed figures renamed first_fail_median / _lo / _hi and never_failed (were
+#: fail_median / fail_lo / fail_hi / censored); n_fail (the rate rule) added.
+DIGEST_VERSION = 2
+
+#: Columns that, with n and the seed index, identify a row (the sweep axes but n).
+SERIES_KEYS = SERIES_AXES
+#: Tolerances of the comparison (data, not code): bits of extra error (a quantile moving by
+#: more than one bit is more than seed noise on the nightly's grid); a throughput ratio
+#: between runs on one machine; a benchmark ratio (time over its same-run reference) may
+#: grow by this factor before it counts (these machines are shared and noisy).
+TOLERANCES = {"bits_lost": 1.0, "throughput_ratio": 0.5, "bench_factor": 2.0}
+#: Solvers whose exact-reference figures are bit-reproducible (no BLAS inside).
+DETERMINISTIC_SOLVERS = ("recurrence", "backsub", "exact")
+
+
+def failure_table(df, min_sizes: int = 3):
+    """One row per growth series with at least ``min_sizes`` values of n (a pandas DataFrame).
+
+    Columns: the series keys, ``sizes`` (n values), ``seeds``, ``n_max`` (largest n run);
+
+    * ``n_fail``: the *failure n* of the series on the sweep's grid, by the rule failure
+      points use (:func:`harness.analysis.failure.rate_fails`): the smallest n run at which
+      at least half the seeds fail (NaN if none);
+    * ``first_fail_median`` / ``first_fail_lo`` / ``first_fail_hi``: each seed's first
+      failing n (a different figure), its median and range over the seeds that failed
+      (NaN if none); ``never_failed``: seeds that never failed up to n_max; ``cause``:
+      the most common criterion at those first failures.
+    """
+    import pandas as pd
+
+    from ..analysis.failure import rate_fails
+
+    ok = df[df["status"] == "ok"]
+    out = []
+    for key, g in ok.groupby(list(SERIES_KEYS), sort=True, dropna=False):
+        sizes = sorted(g["n"].unique())
+        if len(sizes) < min_sizes:
+            continue
+        fails, causes, never = [], [], 0
+        for _, s in g.groupby("seed_index"):
+            failed = s[s["failure"] != ""].sort_values("n")
+            if failed.empty:
+                never += 1
+                continue
+            first = failed.iloc[0]
+            fails.append(int(first["n"]))
+            causes.append(first["failure"])
+        cause = _most_common(causes)
+        n_fail = next((float(n) for n, s in g.groupby("n", sort=True)
+                       if rate_fails(int((s["failure"] != "").sum()), len(s))), math.nan)
+        out.append({**dict(zip(SERIES_KEYS, key)), "sizes": len(sizes), "seeds": g["seed_index"].nunique(),
+                    "n_max": int(max(sizes)), "n_fail": n_fail,
+                    "first_fail_median": float(np.median(fails)) if fails else math.nan,
+                    "first_fail_lo": float(min(fails)) if fails else math.nan,
+                    "first_fail_hi": float(max(fails)) if fails else math.nan, "never_failed": never,
+                    "cause": cause})
+    return pd.DataFrame(out)
+
+
+def _most_common(causes) -> str:
+    """The most common criterion; a tie names every tied one, in criteria order ("collision/misfit"),
+    so that the answer never depends on set or hash order."""
+    from ..analysis.failure import ROW_CRITERIA
+
+    if not causes:
+        return ""
+    top = max(causes.count(c) for c in causes)
+    order = {c: i for i, c in enumerate(ROW_CRITERIA.criteria)}
+    return "/".join(sorted({c for c in causes if causes.count(c) == top}, key=lambda c: (order.get(c, len(order)), c)))
+
+
+def error_quantiles(df):
+    """Median and 90th percentile of bits lost (normwise) per format, over rows that have it."""
+    import pandas as pd
+
+    if "solve_bits_lost_norm" not in df:
+        return pd.DataFrame(columns=["fmt", "rows", "bits_lost_median", "bits_lost_p90"])
+    rows = []
+    for fmt, g in df[np.isfinite(df["solve_bits_lost_norm"].astype(float))].groupby("fmt"):
+        v = g["solve_bits_lost_norm"].astype(float)
+        rows.append({"fmt": fmt, "rows": len(v), "bits_lost_median": float(np.median(v)),
+                     "bits_lost_p90": float(np.quantile(v, 0.9))})
+    return pd.DataFrame(rows)
+
+
+def throughput(df):
+    """Median construction throughput (points per second) per solver and n."""
+    import pandas as pd
+
+    if "time_construct" not in df:
+        return pd.DataFrame(columns=["solver", "n", "rows", "points_per_s"])
+    g = df[(df["status"] == "ok") & (df["time_construct"] > 0)]
+    rows = []
+    for (solver, n), s in g.groupby(["solver", "n"]):
+        rows.append({"solver": solver, "n": int(n), "rows": len(s),
+                     "points_per_s": float(np.median(n / s["time_construct"].astype(float)))})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One tracked figure in a comparison."""
+
+    kind: str         # "failure point", "error quantile", "exact reference", "throughput"
+    what: str         # which series / format / solver
+    baseline: str
+    current: str
+    verdict: str      # "regression", "improvement", "same"
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _series_name(r) -> str:
+    return " ".join(f"{k}={r[k]}" for k in SERIES_KEYS)
+
+
+def compare_runs(current, baseline, tolerances=None) -> list:
+    """Every tracked figure of ``current`` against ``baseline`` (DataFrames of rows): the digest
+    comparison, plus construction throughput per solver (meaningful between runs on one
+    machine only, so it is not in the digest)."""
+    tol = {**TOLERANCES, **(tolerances or {})}
+    out = compare_digests(digest(current), digest(baseline), tol)
+    tc, tb = throughput(current), throughput(baseline)
+    if not tc.empty and not tb.empty:
+        for solver, g in tc.merge(tb, on=["solver", "n"], suffixes=("", "_base")).groupby("solver"):
+            ratio = float(np.median(g["points_per_s"] / g["points_per_s_base"]))
+            verdict = ("regression" if ratio < tol["throughput_ratio"]
+                       else "improvement" if ratio > 1 / tol["throughput_ratio"] else "same")
+            out.append(Change("throughput", f"solver={solver}", "1", f"{ratio:.2f}x", verdict,
+                              f"median ratio over {len(g)} sizes (regression below {tol['throughput_ratio']:g}x)"))
+    return out
+
+
+def bench_ratios(bench_json) -> dict:
+    """{benchmark name: {ratio name: value}} from a pytest-benchmark JSON file (or its dict)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(bench_json).read_text()) if not isinstance(bench_json, dict) else bench_json
+    out = {}
+    for b in data.get("benchmarks", []):
+        r = {k: float(v) for k, v in (b.get("extra_info") or {}).items() if k.startswith("ratio_vs_")}
+        if r:
+            out[b["name"]] = r
+    return out
+
+
+def digest(df, bench=None) -> dict:
+    """The tracked figures of a run, small and human-readable (JSON): the committed baseline.
+
+    ``failure_points``: the failure table; ``error_quantiles``; ``exact``: per row computed
+    against the exact reference with a bit-reproducible solver, its normwise error (as the
+    float's repr) and failure; ``bench``: benchmark ratios (:func:`bench_ratios`).
+    """
+    ft = failure_table(df)
+    exact = {}
+    if "solve_reference" in df:
+        rows = df[(df["solve_reference"] == "exact") & (df["solver"].isin(DETERMINISTIC_SOLVERS))]
+        for r in rows.itertuples():
+            fail = r.failure if r.evaluator != "dense" else "(dense: BLAS-dependent)"
+            exact[r.key] = [repr(float(r.solve_norm_rel)), fail]
+    return {
+        "digest_version": DIGEST_VERSION,
+        "rows": int(len(df)),
+        "failure_points": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                            for k, v in r.items()} for r in ft.to_dict("records")],
+        "error_quantiles": error_quantiles(df).to_dict("records"),
+        "exact": dict(sorted(exact.items())),
+        "bench": bench_ratios(bench) if bench is not None else {},
+    }
+
+
+#: Digest version 1's per-seed failure keys and their version-2 names.
+_V1_KEYS = {"fail_median": "first_fail_median", "fail_lo": "first_fail_lo", "fail_hi": "first_fail_hi",
+            "censored": "never_failed"}
+
+
+def upgrade_digest(d: dict) -> dict:
+    """A digest in the current layout: version 1 has its per-seed keys renamed (values untouched;
+    ``n_fail`` unknown: None); axes added since it was made get their defaults. Other versions
+    are returned as they are, for the caller to refuse."""
+    from ..sweep.axes import DEFAULTS
+
+    version = d.get("digest_version")
+    if version not in (1, DIGEST_VERSION):
+        return d
+    fps = []
+    for r in d.get("failure_points", []):
+        r = {_V1_KEYS.get(k, k): v for k, v in r.items()} if version == 1 else dict(r)
+        r.setdefault("n_fail", None)
+        for axis, default in DEFAULTS.items():  # axes added since the digest was made: at their default
+            r.setdefault(axis, default)
+        fps.append(r)
+    return {**d, "failure_points": fps, "digest_version": DIGEST_VERSION}
+
+
+def _frame(records):
+    """A digest's list of records as a DataFrame (failure n as floats: None -> NaN)."""
+    import pandas as pd
+
+    df = pd.DataFrame(records)
+    return df.astype({c: float for c in ("n_fail", "first_fail_median", "first_fail_lo", "first_fail_hi")
+                      if c in df})
+
+
+def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
+    """Every tracked figure of ``current`` against ``baseline`` (digests): a list of Change."""
+    tol = {**TOLERANCES, **(tolerances or {})}
+    current, baseline = upgrade_digest(current), upgrade_digest(baseline)
+    out = []
+    fc = _frame(current.get("failure_points", []))
+    fb = _frame(baseline.get("failure_points", []))
+    if len(fc) and len(fb):
+        merged = fc.merge(fb, on=list(SERIES_KEYS), suffixes=("", "_base"))
+        for _, r in merged.iterrows():
+            out.append(_failure_change(r))
+    qc = _frame(current.get("error_quantiles", []))
+    qb = _frame(baseline.get("error_quantiles", []))
+    if len(qc) and len(qb):
+        for _, r in qc.merge(qb, on="fmt", suffixes=("", "_base")).iterrows():
+            for q in ("bits_lost_median", "bits_lost_p90"):
+                d = r[q] - r[f"{q}_base"]
+                verdict = "regression" if d > tol["bits_lost"] else ("improvement" if d < -tol["bits_lost"] else "same")
+                out.append(Change("error quantile", f"fmt={r['fmt']} {q}", f"{r[f'{q}_base']:.2f}", f"{r[q]:.2f}",
+                                  verdict, f"{d:+.2f} bits (tolerance {tol['bits_lost']:g})"))
+    ec, eb = current.get("exact", {}), baseline.get("exact", {})
+    for key in sorted(set(ec) & set(eb)):
+        if ec[key] != eb[key]:
+            out.append(Change("exact reference", key, " / ".join(eb[key]), " / ".join(ec[key]), "regression",
+                              "the normwise error against the exact solution (or the failure) changed"))
+    same = len(set(ec) & set(eb)) - sum(1 for c in out if c.kind == "exact reference")
+    if same:
+        out.append(Change("exact reference", f"{same} rows", "", "", "same", "bit-identical to the baseline"))
+    bc, bb = current.get("bench", {}), baseline.get("bench", {})
+    for name in sorted(set(bc) & set(bb)):
+        for rname in sorted(set(bc[name]) & set(bb[name])):
+            cur, base = bc[name][rname], bb[name][rname]
+            f = cur / base if base > 0 else math.inf
+            verdict = ("regression" if f > tol["bench_factor"] else
+                       "improvement" if f < 1 / tol["bench_factor"] else "same")
+            out.append(Change("benchmark ratio", f"{name} {rname}", f"{base:.3g}", f"{cur:.3g}", verdict,
+                              f"{f:.2f}x the baseline's ratio (tolerance {tol['bench_factor']:g}x)"))
+    return out
+
+
+def _failure_change(r) -> "Change":
+    cur, lo, hi = r["first_fail_median"], r["first_fail_lo_base"], r["first_fail_hi_base"]
+    base = r["first_fail_median_base"]
+    fmt = lambda v: "none" if math.isnan(v) else f"{v:,.0f}"  # noqa: E731
+    if math.isnan(base) and math.isnan(cur):
+        verdict, reason = "same", "no failure in either run"
+    elif math.isnan(base):
+        verdict, reason = "regression", f"now fails at n = {fmt(cur)}; the baseline never failed up to {r['n_max_base']:,}"
+    elif math.isnan(cur):
+        verdict, reason = "improvement", f"no longer fails up to n = {r['n_max']:,}"
+    elif cur < lo:
+        verdict, reason = "regression", f"fails at n = {fmt(cur)}, below the baseline's range [{fmt(lo)}, {fmt(hi)}]"
+    elif cur > hi:
+        verdict, reason = "improvement", f"fails at n = {fmt(cur)}, above the baseline's range [{fmt(lo)}, {fmt(hi)}]"
+    else:
+        verdict, reason = "same", f"within the baseline's range [{fmt(lo)}, {fmt(hi)}]"
+    return Change("failure point", _series_name(r), fmt(base), fmt(cur), verdict, reason)

@@ -1,0 +1,180 @@
+"""The nightly job: sweep, benchmarks, report, history, and the regression gate.
+
+:func:`run_nightly` runs the sweep (``configs/nightly.toml``), the benchmarks
+(pytest-benchmark, JSON), writes the HTML report to ``reports/nightly/<date>/`` and
+``reports/latest/`` (compared with the baseline, with a History page), appends the
+run's tracked figures to ``reports/history.jsonl``, and compares them with the baseline
+committed in the repository (``reports/baseline/<sweep>.json``: a digest,
+:func:`harness.report.compare.digest`, written only by ``harness baseline update``). It returns
+the changes; the command exits 1 when any is a regression, with a readable summary:
+
+* numerical: a failure point moved to smaller n beyond the baseline's range, an error
+  quantile grew by more than its tolerance, an exact-reference figure changed;
+* performance: a benchmark ratio (time over its same-run reference) worse by more than
+  ``bench_factor`` (ratios, not seconds, because machines differ).
+
+A benchmark target missed (an assertion in ``benchmarks/``) is reported, but only a
+regression against the baseline fails the gate.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..core.errors import HarnessError
+from ..sweep.axes import SERIES_AXES
+
+__all__ = ["run_nightly", "gate", "update_baseline", "load_baseline", "append_history", "load_history",
+           "summarize"]
+
+
+def load_baseline(path) -> dict:
+    p = Path(path)
+    if p.is_dir():
+        raise HarnessError(f"baseline {p} is a folder; name its digest file (e.g. {p}/nightly.json)")
+    if not p.exists():
+        raise HarnessError(f"no baseline at {p}; create one with 'harness baseline update RUN --to {p}'")
+    try:
+        d = json.loads(p.read_text())
+    except ValueError as exc:
+        raise HarnessError(f"{p}: not a digest (JSON): {exc}") from None
+    from .compare import DIGEST_VERSION, upgrade_digest
+
+    d = upgrade_digest(d) if isinstance(d, dict) else d
+    if not isinstance(d, dict) or d.get("digest_version") != DIGEST_VERSION:
+        raise HarnessError(f"{p}: digest version {d.get('digest_version') if isinstance(d, dict) else None}, "
+                          f"this harness reads {DIGEST_VERSION}")
+    return d
+
+
+def update_baseline(run, to, bench=None) -> Path:
+    """Write the digest of ``run`` (and benchmark JSON ``bench``) to ``to``: the committed baseline."""
+    from .compare import digest
+    from ..core.jsonio import json_safe
+    from ..sweep.store import load_run
+
+    d = digest(load_run(run), bench)
+    d["source"] = {"run": Path(run).name, "bench": Path(bench).name if bench else None}
+    to = Path(to)
+    to.parent.mkdir(parents=True, exist_ok=True)
+    to.write_text(json.dumps(json_safe(d), indent=1, sort_keys=True) + "\n")
+    return to
+
+
+def gate(run, baseline, bench=None) -> list:
+    """Changes of ``run`` (with benchmark JSON ``bench``) against the baseline digest file."""
+    from .compare import compare_digests, digest
+    from ..sweep.store import load_run
+
+    return compare_digests(digest(load_run(run), bench), load_baseline(baseline))
+
+
+def summarize(changes) -> str:
+    """A readable summary: every regression and improvement, then the counts."""
+    reg = [c for c in changes if c.verdict == "regression"]
+    imp = [c for c in changes if c.verdict == "improvement"]
+    lines = [f"REGRESSION  {c.kind}: {c.what}: {c.reason} (baseline {c.baseline}, now {c.current})" for c in reg]
+    lines += [f"improvement {c.kind}: {c.what}: {c.reason}" for c in imp]
+    lines.append(f"{len(reg)} regression(s), {len(imp)} improvement(s), "
+                 f"{sum(c.verdict == 'same' for c in changes)} unchanged of {len(changes)} tracked figures")
+    return "\n".join(lines)
+
+
+def _tracked(d: dict) -> dict:
+    """Flat {figure: value} of a digest, for the history."""
+    out = {}
+    for r in d.get("failure_points", []):
+        if r.get("first_fail_median") is not None:
+            out["first failing n | " + " ".join(f"{k}={r[k]}" for k in SERIES_AXES)] = r["first_fail_median"]
+    for r in d.get("error_quantiles", []):
+        out[f"bits lost median | fmt={r['fmt']}"] = r["bits_lost_median"]
+        out[f"bits lost p90 | fmt={r['fmt']}"] = r["bits_lost_p90"]
+    for name, ratios in d.get("bench", {}).items():
+        for k, v in ratios.items():
+            out[f"bench {k} | {name}"] = v
+    return out
+
+
+def append_history(path, run, d: dict) -> None:
+    from ..core.jsonio import json_safe
+    from ..sweep.store import provenance
+
+    prov = provenance()
+    entry = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run": Path(run).name,
+             "git_commit": prov.get("git_commit"), "figures": _tracked(d)}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(json_safe(entry)) + "\n")
+
+
+def load_history(path) -> list:
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                raise HarnessError(f"{p}: line {i} is not JSON") from None
+    return out
+
+
+def run_benchmarks(json_out: Path, bench_dir="benchmarks", quiet: bool = False) -> int:
+    """Run the benchmark folder (a checkout's ``benchmarks/``) with pytest-benchmark, writing its
+    JSON; returns pytest's exit code."""
+    bench = Path(bench_dir).resolve()
+    if not bench.is_dir():
+        raise HarnessError(f"no benchmark folder {bench_dir} (run from a checkout, or give --bench-dir, "
+                           "or --no-bench)")
+    root = bench.parent
+    cmd = [sys.executable, "-m", "pytest", str(bench), "-q", "-m", "slow or not slow", "-p", "no:cacheprovider",
+           f"--benchmark-json={Path(json_out).resolve()}", "--benchmark-columns=min,rounds", "--rootdir", str(root)]
+    r = subprocess.run(cmd, cwd=root, capture_output=quiet, text=True)
+    return r.returncode
+
+
+def run_nightly(config="configs/nightly.toml", *, results="results", reports="reports", baseline=None,
+                bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None):
+    """The whole nightly job; returns (run folder, report index, changes, benchmark exit code)."""
+    from .pages import build_report, publish
+    from ..sweep.runner import run_sweep
+    from ..sweep.sweepspec import load_sweep
+
+    spec = load_sweep(config)
+    say = (lambda m: None) if quiet else (lambda m: print(f"nightly: {m}", file=sys.stderr, flush=True))
+    reports = Path(reports)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    dated = reports / spec.name / stamp
+    dated.mkdir(parents=True, exist_ok=True)
+    say(f"sweep {spec.path} ({len(spec.points())} points)")
+    run = run_sweep(spec, results, workers=workers, progress=not quiet)
+    bench_json, bench_code = None, None
+    if bench:
+        say("benchmarks")
+        bench_json = dated / "benchmarks.json"
+        bench_code = run_benchmarks(bench_json, bench_dir, quiet)
+        if not bench_json.exists():
+            bench_json = None
+    from .compare import digest
+    from ..core.jsonio import json_safe
+    from ..sweep.store import load_run
+
+    d = digest(load_run(run), bench_json)
+    (dated / "digest.json").write_text(json.dumps(json_safe(d), indent=1, sort_keys=True))
+    history = reports / f"history-{spec.name}.jsonl"
+    append_history(history, run, d)
+    changes, base = None, None
+    if baseline is not None:
+        from .compare import compare_digests
+
+        base = load_baseline(baseline)
+        changes = compare_digests(d, base)
+    say("report")
+    index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history))
+    publish(index, reports / "latest")
+    return run, index, changes, bench_code

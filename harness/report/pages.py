@@ -1,0 +1,481 @@
+"""Static HTML reports of sweep runs: index.html and pages, PNG charts, the CSV behind each.
+
+``build_report(runs, out, baseline=None)`` writes a self-contained folder that opens from
+file:// with no server and no network (no scripts, no web fonts): Jinja2 templates with
+autoescaping (every string from a run is escaped text), matplotlib with the Agg backend.
+
+Pages: Summary (the failure-point table and sentences generated from it), Conditioning,
+Errors, Failure points, Performance, Seed example, Provenance, and Comparison when a
+baseline run is given (:mod:`harness.report.compare`; regressions red, improvements green).
+
+The *main slice* is the set of growth series (rows equal in all but n and the seed) that
+shares the most common value of every axis but bias and format: its charts compare bias
+strategies and formats with everything else fixed.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .compare import SERIES_KEYS, compare_digests, compare_runs, digest, error_quantiles, failure_table, throughput
+from ..core.errors import HarnessError
+
+__all__ = ["build_report", "load_rows", "main_slice", "PAGES"]
+
+PAGES = ("index.html", "conditioning.html", "errors.html", "failures.html", "performance.html", "seed.html",
+         "provenance.html", "comparison.html", "history.html")
+_LOG2_3 = math.log2(3)
+
+
+def load_rows(runs):
+    """The rows of one or more runs (folders or results.parquet files) and their run.json dicts."""
+    import pandas as pd
+
+    from ..sweep.store import load_run, read_run_info
+
+    frames, infos = [], []
+    for r in runs:
+        p = Path(r)
+        if not p.exists():
+            raise HarnessError(f"no such run: {p}")
+        folder = p if p.is_dir() else p.parent  # a run folder, or the folder of its results.parquet
+        df = load_run(p)
+        df["run"] = folder.name
+        frames.append(df)
+        infos.append(read_run_info(folder) if (folder / "run.json").exists() else {"name": p.stem})
+    return pd.concat(frames, ignore_index=True), infos
+
+
+def main_slice(df):
+    """Rows of the main slice (see the module docstring) and the fixed values that define it."""
+    fixed = {}
+    ok = df[df["status"] == "ok"]
+    table = failure_table(ok)
+    if table.empty:
+        return df.iloc[0:0], fixed
+    for k in SERIES_KEYS:
+        if k in ("bias", "fmt"):
+            continue
+        fixed[k] = Counter(table[k]).most_common(1)[0][0]
+    mask = np.ones(len(df), dtype=bool)
+    for k, v in fixed.items():
+        mask &= (df[k] == v).to_numpy()
+    return df[mask], fixed
+
+
+def _median_by(df, col, by=("n",)):
+    g = df[np.isfinite(df[col].astype(float))].groupby(list(by))[col].median()
+    return g
+
+
+def _g(v, digits=4):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def _block(kind, **kw):
+    return {"kind": kind, **kw}
+
+
+def _summary(df, main, fixed, table, changes):
+    blocks = []
+    statuses = Counter(df["status"])
+    fails = Counter(df.loc[df["failure"] != "", "failure"])
+    blocks.append(_block("text", text=f"{len(df):,} points: " + ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items()))
+                         + ("; failures " + ", ".join(f"{k} {v:,}" for k, v in sorted(fails.items())) if fails else "")
+                         + "."))
+    in_main = np.ones(len(table), dtype=bool)
+    for k, v in fixed.items():
+        if k in table:
+            in_main &= (table[k] == v).to_numpy()
+    headline, others = table[in_main], table[~in_main]
+    sentences = []
+    if not headline.empty:
+        for fmt, g in headline.groupby("fmt"):
+            held = sorted(set(g.loc[g["n_fail"].isna(), "bias"]))
+            if held:
+                sentences.append(f"In {fmt}, bias {', '.join(held)} never failed (up to n = "
+                                 f"{int(g['n_max'].max()):,}).")
+            failed = g.dropna(subset=["n_fail"]).sort_values("n_fail")
+            if len(failed) and not held:
+                best, worst = failed.iloc[-1], failed.iloc[0]
+                sentences.append(f"In {fmt}, the strategy that holds longest is bias {best['bias']}: failure at "
+                                 f"n = {best['n_fail']:,.0f} ({best['cause']}); the first to fail is bias "
+                                 f"{worst['bias']} at n = {worst['n_fail']:,.0f} ({worst['cause']}).")
+            elif len(failed):
+                worst = failed.iloc[0]
+                sentences.append(f"In {fmt}, the first to fail is bias {worst['bias']} at n = "
+                                 f"{worst['n_fail']:,.0f} ({worst['cause']}).")
+        # a series that never failed counts as failing beyond its largest n
+        med = headline.assign(f=headline["n_fail"].fillna(np.inf)).groupby("fmt")["f"].median().sort_values()
+        if len(med) > 1:
+            sentences.append("Formats ordered by median failure n over the bias strategies: " + " < ".join(
+                f"{f} ({'none up to ' + format(int(headline[headline.fmt == f]['n_max'].max()), ',') if np.isinf(v) else format(v, ',.0f')})"
+                for f, v in med.items()) + ".")
+    if changes is not None:
+        reg = [c for c in changes if c.verdict == "regression"]
+        imp = [c for c in changes if c.verdict == "improvement"]
+        sentences.append(f"Against the baseline: {len(reg)} regression(s), {len(imp)} improvement(s) among "
+                         f"{len(changes)} tracked figures (see Comparison).")
+    if sentences:
+        blocks.append(_block("list", items=sentences))
+    for title, part in (("Failure n per format, bias strategy and direction (main slice)", headline),
+                        ("Other series (side grids)", others)):
+        if part.empty:
+            continue
+        varying = [k for k in SERIES_KEYS if k not in ("fmt", "bias", "direction") and part[k].nunique() > 1]
+        header = ["format", "bias", "direction", *varying, "failure n", "first failing n per seed: median",
+                  "range over seeds", "seeds never failing", "cause", "largest n run"]
+        rows = []
+        for _, r in part.sort_values(["fmt", "bias", "direction", *varying]).iterrows():
+            iv = "-" if math.isnan(r["first_fail_lo"]) else f"[{r['first_fail_lo']:,.0f}, {r['first_fail_hi']:,.0f}]"
+            rows.append([r["fmt"], r["bias"], r["direction"], *[str(r[k]) for k in varying],
+                         "-" if math.isnan(r["n_fail"]) else f"{r['n_fail']:,.0f}",
+                         "-" if math.isnan(r["first_fail_median"]) else f"{r['first_fail_median']:,.0f}", iv,
+                         f"{r['never_failed']} of {r['seeds']}", r["cause"] or "-", f"{r['n_max']:,}"])
+        blocks.append(_block("heading", text=title))
+        blocks.append(_block("table", header=header, rows=rows))
+    if not table.empty:
+        blocks.append(_block("note", text="Failure n: the smallest n of the grid at which at least half of the "
+                                          "seeds fail (collision, overflow or misfit: fewer than all evaluated "
+                                          "labels reproduced), the rule failure-point searches use. A seed's "
+                                          "first failing n is the smallest n whose row records a failure; its "
+                                          "median and range are over the seeds that failed."))
+    return blocks
+
+
+def _series(df, col, by, transform=None):
+    out = {}
+    for name, g in df.groupby(by):
+        m = _median_by(g, col)
+        if len(m):
+            y = m.to_numpy(dtype=float)
+            out[str(name)] = (m.index.to_numpy(dtype=float), transform(y) if transform else y)
+    return out
+
+
+def _conditioning(out, main, df):
+    from .charts import line_chart, scatter_chart
+    from ..analysis.exponents import fit_power
+    from ..analysis.laws import law_for_bias
+
+    blocks = []
+    fmt = "float64" if (main["fmt"] == "float64").any() else (main["fmt"].mode().iat[0] if len(main) else "")
+    sl = main[(main["fmt"] == fmt) & (main["status"] == "ok")]
+    col = "cond_log2_cond1_structured"
+    if col in sl and sl[col].notna().any():
+        series = _series(sl, col, "bias")
+        theory = {}
+        for bias, (x, y) in series.items():
+            law = law_for_bias(bias)
+            if law.kind != "random-walk" and len(x):
+                theory[bias] = (x, y[0] + np.array([law.log2_shape(int(v)) - law.log2_shape(int(x[0])) for v in x]))
+        c = line_chart(out, "cond1_vs_n", f"cond_1(M) vs n per bias strategy ({fmt})", series, "n (points)",
+                       "log2 cond_1(M)  (bits, log scale)", theory=theory, logy=True,
+                       caption="Median over seeds of the closed-form cond_1 (exact to gamma_K). Dashed: the "
+                               "equispaced law's shape n^k r^n anchored at the smallest n.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+        rows = []
+        for bias, (x, y) in series.items():
+            law = law_for_bias(bias)
+            if len(x) >= 3:
+                f = fit_power(x, y)
+                rows.append([bias, law.text, f"{f.slope:.3g}", f"[{f.lo:.3g}, {f.hi:.3g}]", f"{f.r2:.4f}"])
+        if rows:
+            blocks.append(_block("table", header=["bias", "law (equispaced projections)", "fitted exponent of n",
+                                                  "95% interval", "r^2"], rows=rows))
+    if "growth_max_abs_w" in sl:
+        series = _series(sl, "growth_max_abs_w", "bias", transform=lambda y: np.maximum(y, 1e-300))
+        c = line_chart(out, "maxw_vs_n", f"Growth of max|w| vs n per bias strategy ({fmt})", series, "n (points)",
+                       "max|w|  (label units, log scale)", logy=True,
+                       caption="Median over seeds of the largest output weight (inf where it overflowed).")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    ex = df[df["cond_log2_cond1_exact"].notna()] if "cond_log2_cond1_exact" in df else df.iloc[0:0]
+    groups = {}
+    for name, col in (("estimate", "cond_log2_cond1_estimate"), ("closed form", "cond_log2_cond1_structured"),
+                      ("lapack", "cond_log2_cond1_lapack")):
+        if col in ex:
+            g = ex[np.isfinite(ex[col].astype(float)) & np.isfinite(ex["cond_log2_cond1_exact"].astype(float))]
+            groups[name] = (g["cond_log2_cond1_exact"].to_numpy(float), g[col].to_numpy(float))
+    c = scatter_chart(out, "cond_exact_vs_estimated", "Exact vs estimated cond_1(M)", groups,
+                      "log2 cond_1, exact rationals (bits)", "log2 cond_1, other method (bits)",
+                      diagonal="exact", band=_LOG2_3,
+                      caption="Every row with an exact condition number: the estimate must lie in the band "
+                              "(at most 3x below exact).")
+    if c:
+        blocks.append(_block("chart", chart=c))
+    return blocks
+
+
+def _errors(out, main, df):
+    from .charts import line_chart, scatter_chart
+
+    blocks = []
+    sl = main[main["status"] == "ok"]
+    bias = "midpoint" if (sl["bias"] == "midpoint").any() else (sl["bias"].mode().iat[0] if len(sl) else "")
+    sb = sl[sl["bias"] == bias]
+    if "outcome_max_error" in sb:
+        series = _series(sb, "outcome_max_error", "fmt", transform=lambda y: np.maximum(y, 1e-300))
+        kind = sb["outcome_label_kind"].mode().iat[0] if "outcome_label_kind" in sb and len(sb) else ""
+        hline = (0.5, "misfit threshold (0.5: nearest label)") if kind in ("binary", "integer") else None
+        c = line_chart(out, "fit_error_vs_n", f"Fit error vs n per format (bias {bias})", series, "n (points)",
+                       "max |f(x_i) - y_i|  (label units)", logy=True, hline=hline,
+                       caption="Median over seeds of the largest output error at the evaluated training points.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    evs = sorted(sb["evaluator"].unique()) if len(sb) else []  # the evaluator(s) these rows ran
+    for fmt in [f for f in ("float32", "float64", "bfloat16") if (sb["fmt"] == f).any()][:2]:
+        for ev in evs[:1]:
+            g = sb[sb["fmt"] == fmt]
+            series = {}
+            for label, col in (("forward only", f"eval_{ev}_forward_only"), ("solve only", f"eval_{ev}_solve_only"),
+                               ("user", f"eval_{ev}_user")):
+                m = _median_by(g, col)
+                if len(m):
+                    series[label] = (m.index.to_numpy(float), np.maximum(m.to_numpy(float), 1e-300))
+            c = line_chart(out, f"attribution_{fmt}_{ev}", f"Where the error comes from: {fmt}, {ev} (bias {bias})",
+                           series, "n (points)", "max output error  (label units)", logy=True,
+                           caption="forward only: exact weights run in the format; solve only: computed weights "
+                                   "evaluated exactly; user: computed weights run in the format.")
+            if c:
+                blocks.append(_block("chart", chart=c))
+    if {"solve_bits_lost_norm", "cond_log2_cond1_structured"} <= set(df.columns):
+        groups = {}
+        ok = df[df["status"] == "ok"]
+        for fmt, g in ok.groupby("fmt"):
+            x, y = g["cond_log2_cond1_structured"].to_numpy(float), g["solve_bits_lost_norm"].to_numpy(float)
+            fin = np.isfinite(x) & np.isfinite(y)
+            groups[fmt] = (x[fin], y[fin])
+        c = scatter_chart(out, "bits_lost_vs_cond", "Bits lost in the solve vs log2 cond_1(M)", groups,
+                          "log2 cond_1(M)  (bits)", "bits lost = log2(normwise error / u)",
+                          diagonal="bits lost = log2 cond (rule of thumb)",
+                          caption="Each row with a reference check; points far below the diagonal are solves "
+                                  "much more accurate than the normwise condition number predicts.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    q = error_quantiles(df)
+    if not q.empty:
+        blocks.append(_block("table", header=["format", "rows", "bits lost (median)", "bits lost (90th pct)"],
+                             rows=[[r["fmt"], int(r["rows"]), round(r["bits_lost_median"], 2),
+                                    round(r["bits_lost_p90"], 2)] for _, r in q.iterrows()]))
+    return blocks
+
+
+def _failures(out, main, table):
+    from .charts import heatmap_chart, line_chart
+
+    blocks = []
+    sl = main[main["status"] == "ok"]
+    series = {}
+    for fmt, g in sl.groupby("fmt"):
+        rate = g.groupby("n")["failure"].apply(lambda s: float(np.mean(s != "")))
+        series[str(fmt)] = (rate.index.to_numpy(float), rate.to_numpy(float))
+    c = line_chart(out, "failure_rate_vs_n", "Failure rate vs n per format (all bias strategies, all seeds)",
+                   series, "n (points)", "share of points failing", hline=(0.5, "failure point (rate 1/2)"),
+                   caption="Share of the main slice's points at each n that record a failure.")
+    if c:
+        blocks.append(_block("chart", chart=c))
+    if not table.empty:
+        t = table.copy()
+        t["log10 failure n"] = np.log10(t["n_fail"].astype(float))
+        c = heatmap_chart(out, "failure_heatmap", "Failure n (log10) by format and bias", t, "log10 failure n",
+                          "fmt", "bias", "log10 failure n", caption="Blank: never failed within the sweep.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    f64 = sl[sl["fmt"] == "float64"]
+    if "solve_bits_lost_norm" in f64 and f64["solve_bits_lost_norm"].notna().any():
+        series = _series(f64, "solve_bits_lost_norm", "bias", transform=lambda y: y + 7)
+        c = line_chart(out, "bits_needed_vs_n", "Precision the solve needs for 1% accurate weights vs n",
+                       series, "n (points)", "bits (float64 bits lost + 7)",
+                       hline=(24, "float32 precision (24 bits)"),
+                       caption="Estimated from float64 rows: bits lost plus 7 bits of accuracy. "
+                               "`harness precision` measures the full construction bit by bit.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    return blocks
+
+
+def _performance(out, df):
+    from .charts import line_chart
+
+    blocks = []
+    tp = throughput(df)
+    if not tp.empty:
+        series = {s: (g["n"].to_numpy(float), g["points_per_s"].to_numpy(float)) for s, g in tp.groupby("solver")}
+        c = line_chart(out, "throughput_vs_n", "Construction throughput vs n per solver (lapack: the reference)",
+                       series, "n (points)", "points per second", logy=True,
+                       caption="Median of n / construction time (projection, sort, knots, solve).")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    ok = df[df["status"] == "ok"]
+    if "time_point" in ok:
+        series = _series(ok, "time_point", "fmt")
+        c = line_chart(out, "time_vs_n", "Time per sweep point vs n per format", series, "n (points)",
+                       "seconds per point", logy=True, caption="Median wall time of a point (all its metrics).")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    return blocks
+
+
+def _seed():
+    from ..analysis.seed import SEED_PRINTED_W2, SEED_THRESHOLDS, SEED_Y, seed_example
+
+    s = seed_example()
+    f = lambda q: str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"  # noqa: E731
+    return [
+        _block("text", text="The seed document's 4-point example (a = (1, 1, 1), thresholds "
+                            f"{', '.join(SEED_THRESHOLDS)}), recomputed in exact rational arithmetic."),
+        _block("table", header=["neuron \\ point", "x1", "x2", "x3", "x4"],
+               rows=[[f"neuron {j + 1}", *[f(v) for v in row]] for j, row in enumerate(s.relu)]),
+        _block("note", text="ReLU(W1 x + b1), the seed's layout; it "
+                            + ("matches" if s.relu_matches_seed else "DIFFERS FROM") + " the printed matrix."),
+        _block("table", header=["", "w2", "outputs f(x1..x4)", "labels y", "fits"],
+               rows=[["exact solution", ", ".join(f(v) for v in s.exact_w2), ", ".join(f(v) for v in s.exact_outputs),
+                      ", ".join(SEED_Y), "yes"],
+                     ["the seed's printed vector", ", ".join(SEED_PRINTED_W2),
+                      ", ".join(f(v) for v in s.printed_outputs), ", ".join(SEED_Y),
+                      "yes" if s.printed_fits else "NO"]]),
+        _block("text", text="The printed second-layer vector does not reproduce the labels; the exact weights are "
+                            + ", ".join(f(v) for v in s.exact_w2) + "."),
+    ]
+
+
+def _provenance(infos):
+    blocks = []
+    for info in infos:
+        blocks.append(_block("heading", text=f"Run {info.get('name', '?')}"))
+        prov = dict(info.get("provenance") or {})
+        pk = prov.pop("packages", {}) or {}
+        rows = [[k, str(v)] for k, v in prov.items()] + [[f"package {k}", str(v)] for k, v in pk.items()]
+        rows += [["status", str(info.get("status"))], ["points", str(info.get("points_total"))]]
+        blocks.append(_block("table", header=["field", "value"], rows=rows))
+        hist = info.get("history") or []
+        if hist:
+            blocks.append(_block("table", header=["event", "at"], rows=[[h.get("event"), h.get("at")] for h in hist]))
+        sweep = info.get("sweep") or {}
+        blocks.append(_block("note", text=f"Sweep file {sweep.get('path')} (sha256 {sweep.get('sha256')}):"))
+        blocks.append(_block("pre", text=sweep.get("text") or ""))
+    return blocks
+
+
+def _comparison(changes):
+    order = {"regression": 0, "improvement": 1, "same": 2}
+    changes = sorted(changes, key=lambda c: (order[c.verdict], c.kind, c.what))
+    return [
+        _block("text", text=f"{sum(c.verdict == 'regression' for c in changes)} regression(s), "
+                            f"{sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
+                            f"{sum(c.verdict == 'same' for c in changes)} unchanged."),
+        _block("table", header=["verdict", "figure", "what", "baseline", "current", "why"],
+               rows=[[c.verdict, c.kind, c.what, c.baseline, c.current, c.reason] for c in changes],
+               row_class=[c.verdict for c in changes]),
+    ]
+
+
+def _history(out, history):
+    from .charts import line_chart
+
+    blocks = [_block("text", text=f"{len(history)} run(s) in the history, oldest first.")]
+    x = np.arange(1, len(history) + 1, dtype=float)
+    families = (("bits lost median | ", "history_bits_lost", "Bits lost (median) per format over runs",
+                 "bits lost", False),
+                ("failure n | ", "history_failure_n", "Failure n of the main series per format over runs",
+                 "failure n (points)", True),
+                ("bench ", "history_bench", "Benchmark ratios over runs (time / same-run reference)",
+                 "ratio", True))
+    for prefix, slug, title, ylabel, logy in families:
+        series = {}
+        names = sorted({k for h in history for k in h.get("figures", {}) if k.startswith(prefix)})
+        for name in names[:12]:
+            ys = np.array([h.get("figures", {}).get(name, np.nan) for h in history], dtype=float)
+            label = name[len(prefix):]
+            if prefix == "failure n | ":
+                label = label.split(" ")[0] + " " + label.split(" ")[1]
+            series[label] = (x[np.isfinite(ys)], ys[np.isfinite(ys)])
+        c = line_chart(out, slug, title, series, "run (oldest first)", ylabel, logx=False, logy=logy,
+                       caption="Each tracked figure of the digest, run by run.")
+        if c:
+            blocks.append(_block("chart", chart=c))
+    blocks.append(_block("table", header=["run", "date", "commit", "tracked figures"],
+                         rows=[[h.get("run"), h.get("date"), str(h.get("git_commit"))[:10], len(h.get("figures", {}))]
+                               for h in history]))
+    return blocks
+
+
+def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
+                 current_digest=None, history=None) -> Path:
+    """Write the report of ``runs`` into the folder ``out``.
+
+    ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
+    page; ``history`` (entries of :func:`harness.report.nightly.load_history`) a History page.
+    """
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    say = progress or (lambda m: None)
+    t0 = time.perf_counter()
+    runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    if not runs:
+        raise HarnessError("report: give at least one run")
+    df, infos = load_rows(runs)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"report: {out} exists and is not a folder")
+    if out.exists():
+        for p in out.iterdir():  # a report folder holds only what this function writes
+            if p.suffix in (".html", ".png", ".csv"):
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    changes = None
+    if baseline is not None:
+        base, _ = load_rows([baseline])
+        changes = compare_runs(df, base)
+    elif baseline_digest is not None:
+        changes = compare_digests(current_digest or digest(df), baseline_digest)
+    say("computing the tables")
+    main, fixed = main_slice(df)
+    table = failure_table(df[df["status"] == "ok"])
+    pages = [("index.html", "Summary", lambda: _summary(df, main, fixed, table, changes)),
+             ("conditioning.html", "Conditioning", lambda: _conditioning(out, main, df)),
+             ("errors.html", "Errors", lambda: _errors(out, main, df)),
+             ("failures.html", "Failure points", lambda: _failures(out, main, table)),
+             ("performance.html", "Performance", lambda: _performance(out, df)),
+             ("seed.html", "Seed example", _seed),
+             ("provenance.html", "Provenance", lambda: _provenance(infos))]
+    if changes is not None:
+        pages.append(("comparison.html", "Comparison", lambda: _comparison(changes)))
+    if history:
+        pages.append(("history.html", "History", lambda: _history(out, history)))
+    env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    tpl = env.get_template("page.html.j2")
+    names = ", ".join(sorted({str(i.get("name")) for i in infos}))
+    report_title = title or f"harness report: {names}"
+    fixed_txt = ", ".join(f"{k} {v}" for k, v in fixed.items())
+    subtitle = (f"{len(df):,} rows from {len(runs)} run(s)" + (f"; main slice: {fixed_txt}" if fixed_txt else "")
+                + (f"; baseline {Path(baseline).name}" if baseline is not None else ""))
+    nav = [{"file": f, "title": t} for f, t, _ in pages]
+    for file, page_title, make in pages:
+        say(f"page {page_title}")
+        page = {"file": file, "title": page_title, "blocks": make()}
+        (out / file).write_text(tpl.render(page=page, pages=nav, report_title=report_title, subtitle=subtitle),
+                                encoding="utf-8")
+    say(f"report written in {time.perf_counter() - t0:.1f} s")
+    return out / "index.html"
+
+
+def publish(index: Path, latest: Path) -> None:
+    """Copy a report folder to another place (e.g. reports/latest/), replacing it."""
+    src = Path(index).parent
+    if latest.exists():
+        shutil.rmtree(latest)
+    shutil.copytree(src, latest)
