@@ -378,7 +378,8 @@ def cmd_report(args) -> int:
     from .report.pages import build_report
 
     progress = _progress(args)
-    index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress)
+    index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress,
+                         crosschecks=args.crosscheck)
     print(index)
     return 0
 
@@ -396,7 +397,8 @@ def cmd_nightly(args) -> int:
                            f"--to {baseline}' (or pass --baseline none)")
     run, index, changes, bench_code = run_nightly(args.config, results=args.results, reports=args.reports,
                                                   baseline=baseline, bench=not args.no_bench,
-                                                  bench_dir=args.bench_dir, quiet=args.quiet, workers=args.workers)
+                                                  bench_dir=args.bench_dir, quiet=args.quiet, workers=args.workers,
+                                                  crosscheck=not args.no_crosscheck)
     print(f"run     {run}")
     print(f"report  {index}  (and {Path(args.reports) / 'latest' / 'index.html'})")
     if bench_code not in (None, 0):
@@ -437,12 +439,19 @@ def cmd_list(args) -> int:
     from .core.formats import FORMATS
     from .build.solvers import SOLVERS
 
+    from .analysis.pipelines import PIPELINES
+    from .core.arith import MODIFIERS
+
     for title, reg in (("formats", FORMATS), ("directions", DIRECTIONS), ("biases", BIASES),
                        ("solvers", SOLVERS), ("evaluators", EVALUATORS), ("data", DATA), ("labels", LABELS),
-                       ("failure criteria", CRITERIA)):
+                       ("failure criteria", CRITERIA), ("pipelines (failure-point --pipeline)", PIPELINES)):
         print(f"{title}:")
         for name, doc in reg.describe():
             print(f"  {name:<16} {doc}")
+    print("arithmetics (--fmt / --deploy): STORAGE@ACCUM[+MOD...] or LAYER1/LAYER2, e.g. bfloat16@float32,")
+    print("  tf32@float32/float32; storage: a format of <= 25 bits; accumulator: at least as wide; modifiers:")
+    for name, doc in MODIFIERS.items():
+        print(f"  +{name:<15} {doc}")
     return 0
 
 
@@ -628,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--out", required=True, help="the report folder to write (e.g. reports/quick/)")
     rp.add_argument("--baseline", metavar="RUN", help="a run to compare against (regressions red)")
     rp.add_argument("--title", help="the report's title")
+    rp.add_argument("--crosscheck", nargs="+", metavar="JSON", default=None,
+                    help="crosscheck JSON file(s) ('harness crosscheck --out', reports/reference/) for the "
+                         "Emulation vs framework page")
     rp.add_argument("--quiet", action="store_true", help="no progress messages")
     rp.set_defaults(func=cmd_report)
 
@@ -642,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--baseline", default=None,
                     help="the baseline digest (default reports/baseline/<sweep>.json; 'none': no comparison)")
     ng.add_argument("--no-bench", action="store_true", help="skip the benchmarks")
+    ng.add_argument("--no-crosscheck", action="store_true", help="skip the framework crosscheck (PyTorch)")
     ng.add_argument("--bench-dir", default="benchmarks", help="the benchmark folder (default benchmarks/, "
                                                               "relative to the current folder: run from a checkout)")
     ng.add_argument("--workers", type=int, default=None, help="local worker processes (default: the cores)")

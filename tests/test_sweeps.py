@@ -323,3 +323,68 @@ def test_cifar10_loader_refuses_a_hostile_pickle(tmp_path):
     with pytest.raises(harness.HarnessError, match="refuses to load"):
         load_cifar10(folder)
     assert not (tmp_path / "pwned").exists()
+
+
+DEPLOY = """
+name = "dep"
+seed = 5
+seeds = 2
+metrics = ["fit", "solve"]
+
+[axes]
+n = [16, 48]
+d = [4]
+fmt = ["float64", "bfloat16@float32"]
+deploy = ["none", "bfloat16@float32", "float16@float32+rz"]
+"""
+
+
+def test_arithmetic_and_deploy_axes(tmp_path):
+    """fmt takes arithmetics S@A and deploy re-runs the same network in another; a deployment
+    does not change the point's seed (the same network is deployed each way), and points
+    without the axis keep the keys and seeds they had before it existed."""
+    from harness.analysis.failure import ROW_CRITERIA, first_failure, judge
+    from harness.analysis.outcome import evaluate_training
+    from harness.build.problems import make_problem
+
+    spec = _spec(tmp_path, DEPLOY)
+    pts = spec.points()
+    assert len(pts) == 2 * 2 * 3 * 2
+    none = [p for p in pts if p.deploy == "none"]
+    assert all("deploy=" not in p.key for p in none)
+    by = {}
+    for p in pts:
+        by.setdefault((p.n, p.fmt, p.seed_index), set()).add(p.seed)
+    assert all(len(s) == 1 for s in by.values())
+    run = run_sweep(spec, tmp_path / "out", workers=1, progress=False)
+    df = load_run(run)
+    assert set(df.status) == {"ok"}
+    for r in df[df.deploy != "none"].itertuples():
+        X, y = make_problem(r.n, r.d, "uniform", "binary", fmt=r.fmt, seed=r.seed)
+        if r.failure == "collision":
+            with pytest.raises(harness.CollisionError):
+                harness.construct(X, y, fmt=r.fmt, seed=r.seed)
+            continue
+        net = harness.construct(X, y, fmt=r.fmt, seed=r.seed)
+        ev = evaluate_training(net, X, y, fmt=r.deploy, budget=10**8)
+        assert ev.fraction == r.deploy_fraction and ev.max_error == r.deploy_max_error
+        from harness.analysis.failure import built_trial
+
+        assert r.failure == first_failure(judge(built_trial(net, ev, fmt=r.fmt, n=r.n, seconds=0), ROW_CRITERIA))
+    with pytest.raises(harness.HarnessError, match="narrower than its storage"):
+        parse_sweep(DEPLOY.replace('"float16@float32+rz"', '"bfloat16@float8_e4m3"'), "dep.toml")
+
+
+def test_analyze_in_an_arithmetic_claims_only_what_it_derives():
+    X = np.random.default_rng(1).random((24, 6))
+    y = (X[:, 0] > 0.5) * 1.0
+    net = harness.construct(X, y, fmt="bfloat16@float32")
+    a = harness.analyze(net, X, y)
+    assert a.arith == "bfloat16@float32" and a.fmt == "bfloat16"
+    assert np.isnan(a.solve.bound_apriori)
+    assert a.solve.bound_holds == (a.solve.norm_rel <= a.solve.bound_backward)
+    # the user's evaluation is the network's own arithmetic
+    from harness.analysis.outcome import evaluate_training
+
+    ev = evaluate_training(net, X, y, positions=np.arange(net.n))
+    assert a.outcome.fraction == ev.fraction

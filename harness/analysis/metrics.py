@@ -114,6 +114,7 @@ class Analysis:
     outcome: Outcome
     theory: Theory
     time_total: float
+    arith: str = ""            # the arithmetic S@A the network was built in ('' per-operation)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
@@ -234,7 +235,8 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
     Yf = fmt.cast(Yn)
     z, b, W = np.asarray(net.z, np.float64), np.asarray(net.b, np.float64), net.carriers()[2]
     kind = label_kind(Y)
-    evaluators = tuple(evaluators) if evaluators is not None else default_evaluators(fmt, net.rounding)
+    evaluators = tuple(evaluators) if evaluators is not None else (
+        ("sequential",) if net.arith else default_evaluators(fmt, net.rounding))
 
     say("gaps and conditioning")
     gaps = gap_stats(z, b)
@@ -251,7 +253,7 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
         say(f"reference solution ({'exact' if net.n <= e_cap else 'mpmath'}, first {min(net.n, m_cap)} neurons)")
         ref = reference_solution(z, b, Yn, max_exact_n=e_cap, max_m=m_cap)
         say("solve and backward errors")
-        solve = solve_error(z, b, W, Yn, Yf, fmt, net.solver, net.rounding, ref)
+        solve = solve_error(z, b, W, Yn, Yf, fmt, net.solver, net.rounding, ref, arith=net.arith)
         pos, sampled = eval_positions(z, net.seed, budget=ANALYZE_EVAL_BUDGET, limit=ref.m)
         say(f"evaluation error split at {pos.size} points ({', '.join(evaluators)})")
         evaluation = eval_errors(net, Xc, Y, ref, pos, sampled, evaluators, kind)
@@ -280,7 +282,7 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
         n=net.n, n_input=net.n_input, d=net.d, k=net.k, fmt=fmt.name, u=fmt.u, direction=net.direction,
         bias=net.bias, solver=net.solver, rounding=net.rounding, seed=net.seed, gaps=gaps, conditioning=cond,
         growth=growth, solve=solve, evaluation=evaluation, outcome=outcome, theory=theory,
-        time_total=time.perf_counter() - t_start,
+        time_total=time.perf_counter() - t_start, arith=net.arith,
     )
 
 
@@ -294,7 +296,9 @@ def analyze_config(n: int, d: int, data: str = "uniform", labels: str = "binary"
     say = progress or (lambda msg: None)
     say(f"generating {n} x {d} {data} points, {labels} labels")
     X, y = make_problem(n, d, data, labels, direction=direction, fmt=fmt, rounding=rounding, seed=seed)
-    say(f"constructing ({direction}, {bias}, {get_format(fmt).name}, {solver})")
+    from ..core.arith import resolve
+
+    say(f"constructing ({direction}, {bias}, {resolve(fmt).name}, {solver})")
     net = construct(X, y, direction=direction, bias=bias, fmt=fmt, solver=solver, seed=seed,
                     rounding=rounding, first_offset=first_offset)
     return net, analyze(net, X, y, progress=progress, **kwargs)

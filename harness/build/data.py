@@ -114,8 +114,20 @@ def low_rank(n, d, rng, param):
     k = int_param(f"data low-rank:{param} (K)", param, 1)
     if k > d:
         raise HarnessError(f"data low-rank:{k}: K must be <= d = {d}")
-    basis = np.linalg.qr(rng.standard_normal((d, k)))[0]
-    return rng.random((n, k)) @ basis.T
+    # Gram-Schmidt and the combination in elementwise numpy, not LAPACK's QR and a BLAS matmul:
+    # those round differently with the CPU's kernel, and data must be the same on every machine
+    G = rng.standard_normal((d, k))
+    basis = np.empty((d, k))
+    for j in range(k):
+        v = G[:, j].copy()
+        for i in range(j):
+            v = v - np.sum(basis[:, i] * v) * basis[:, i]
+        basis[:, j] = v / np.sqrt(np.sum(v * v))
+    C = rng.random((n, k))
+    X = C[:, :1] * basis[:, 0]
+    for j in range(1, k):
+        X = X + C[:, j:j + 1] * basis[:, j]
+    return X
 
 
 def _distinct(X, y):

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Chart", "colour", "line_chart", "scatter_chart", "heatmap_chart"]
+__all__ = ["Chart", "colour", "line_chart", "scatter_chart", "heatmap_chart", "band_chart"]
 
 _KNOWN = ("midpoint", "left", "fraction:0.25", "fraction:0.3", "fraction:0.75", "fraction:0.9", "random",
           "float64", "float32", "tf32", "bfloat16", "float16", "float8_e4m3", "float8_e5m2",
           "recurrence", "backsub", "lapack", "exact", "sequential", "compensated", "dense", "prefix",
-          "gaussian", "ones", "best-of:8", "forward only", "solve only", "user")
+          "gaussian", "ones", "best-of:8", "forward only", "solve only", "user", "emulated", "torch-cpu",
+          "torch-cuda")
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
             "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 
@@ -152,3 +153,36 @@ def heatmap_chart(out: Path, slug: str, title: str, table, value: str, rows: str
     ax.set_xlabel(cols)
     ax.set_ylabel(rows)
     return _save(plt, fig, out, slug, title, caption, pivot.reset_index())
+
+
+def band_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylabel: str, *, logx=True,
+               caption: str = "") -> Chart | None:
+    """Lines with bands ``{name: (x, y, lo, hi)}``: 'emulated' solid, every other name dashed
+    over its shaded band (a framework's 10-90% seed range)."""
+    import pandas as pd
+
+    series = {k: v for k, v in series.items() if len(v[0])}
+    if not series:
+        return None
+    plt, fig, ax = _figure()
+    rows = []
+    # fixed, well-separated colours: the lines often coincide, and both must stay visible
+    cols = {"emulated": "#1f77b4", "torch-cpu": "#d62728", "torch-cuda": "#2ca02c"}
+    for name, (x, y, lo, hi) in series.items():
+        x, y, lo, hi = (np.asarray(v, float) for v in (x, y, lo, hi))
+        col = cols.get(name, colour(name))
+        if name == "emulated":
+            ax.plot(x, y, "o-", color=col, label=name, markersize=7, linewidth=3, alpha=0.55)
+        else:
+            ax.fill_between(x, lo, hi, color=col, alpha=0.13, label=f"{name}: 10-90% of seeds")
+            ax.plot(x, y, "s--", color=col, label=f"{name}: mean", markersize=4, linewidth=1.3)
+        rows += [{"series": name, "x": a, "y": b, "lo": c, "hi": d} for a, b, c, d in zip(x, y, lo, hi)]
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))

@@ -138,8 +138,35 @@ def run_benchmarks(json_out: Path, bench_dir="benchmarks", quiet: bool = False) 
     return r.returncode
 
 
+#: The nightly's framework crosscheck: the acceptance grid at fewer seeds (~30 s here).
+NIGHTLY_CROSSCHECK = dict(d=3072, ns=(30, 100, 300, 1000), biases=("left", "midpoint"), seeds=6,
+                          ariths=("bfloat16@float32", "float16@float32", "bfloat16", "float16"))
+#: Committed framework references (e.g. a CUDA run) drawn beside the nightly's own.
+REFERENCE_CROSSCHECKS = "reports/reference"
+
+
+def nightly_crosscheck(dated: Path, say) -> list:
+    """Run the crosscheck where PyTorch is installed (its JSON into ``dated``); with the committed
+    references, the crosschecks the report draws. Without torch: only the references, said."""
+    from ..analysis.crosscheck import crosscheck
+    from ..core.jsonio import to_json
+
+    found = [str(p) for p in sorted(Path(REFERENCE_CROSSCHECKS).glob("crosscheck-*.json"))]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        say("crosscheck skipped: PyTorch (the optional extra torch) is not installed")
+        return found
+    say("framework crosscheck (PyTorch CPU)")
+    cc = crosscheck(**NIGHTLY_CROSSCHECK)
+    path = dated / "crosscheck.json"
+    path.write_text(to_json(cc.to_dict()) + "\n")
+    return [str(path)] + [f for f in found if not f.endswith("crosscheck-cpu.json")]
+
+
 def run_nightly(config="configs/nightly.toml", *, results="results", reports="reports", baseline=None,
-                bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None):
+                bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None,
+                crosscheck: bool = True):
     """The whole nightly job; returns (run folder, report index, changes, benchmark exit code)."""
     from .pages import build_report, publish
     from ..sweep.runner import run_sweep
@@ -174,7 +201,9 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
 
         base = load_baseline(baseline)
         changes = compare_digests(d, base)
+    ccs = nightly_crosscheck(dated, say) if crosscheck else []
     say("report")
-    index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history))
+    index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history),
+                         crosschecks=ccs)
     publish(index, reports / "latest")
     return run, index, changes, bench_code

@@ -369,6 +369,50 @@ def _provenance(infos):
     return blocks
 
 
+def _framework(out, crosschecks):
+    """The Emulation vs framework page: per arithmetic and bias, the emulated accuracy beside
+    each framework run's mean and 10-90% seed band, with the agreement counts."""
+    from ..analysis.crosscheck import agreement
+    from .charts import band_chart
+
+    blocks = [_block("text", text="Each network is built in float64, then evaluated at every training point in "
+                                  "the emulated arithmetic (storage format, exact products, float32 accumulation, "
+                                  "one rounding per layer) and by PyTorch in the matching dtype. A framework line "
+                                  "is the mean accuracy over the seeds; its band the 10th-90th percentile.")]
+    rows = []
+    for cc in crosschecks:
+        fw = cc["framework"]
+        inside, total = agreement(cc)
+        where = f"torch {fw.get('torch')} on {fw.get('device')}" + (f" ({fw['gpu']})" if fw.get("gpu") else "")
+        st = cc["settings"]
+        rows.append([where, f"d = {st['d']}, {st['data']}, {st['labels']}", str(st["seeds"]), f"{inside} of {total}",
+                     ", ".join(f"{k} {v}" for k, v in fw.items() if k.startswith("allow") or k.endswith("tf32"))])
+    blocks.append(_block("table", header=["framework run", "data", "seeds", "emulation inside the band",
+                                          "precision flags"], rows=rows))
+    recs = [(i, r) for i, cc in enumerate(crosschecks) for r in cc["records"]]
+    ariths = sorted({r["arith"] for _, r in recs})
+    biases = sorted({r["bias"] for _, r in recs})
+    for arith in ariths:
+        for bias in biases:
+            series = {}
+            for i, cc in enumerate(crosschecks):
+                for r in sorted((r for j, r in recs if j == i and r["arith"] == arith and r["bias"] == bias),
+                                key=lambda r: r["n"]):
+                    key = "emulated" if r["engine"] == "emulated" else r["engine"]
+                    if key == "emulated" and key in series and i > 0:
+                        continue  # the emulation is the same whichever framework ran beside it
+                    s = series.setdefault(key, ([], [], [], []))
+                    s[0].append(r["n"]), s[1].append(r["label_accuracy"])
+                    s[2].append(r["accuracy_p10"]), s[3].append(r["accuracy_p90"])
+            c = band_chart(out, f"framework_{arith}_{bias}".replace("@", "_at_").replace(":", "_").replace("+", "_"),
+                           f"Label accuracy vs n: {arith}, bias {bias}", series, "n (points)",
+                           "share of labels reproduced",
+                           caption="Emulated (solid) and framework (dashed, with its 10-90% seed band).")
+            if c:
+                blocks.append(_block("chart", chart=c))
+    return blocks
+
+
 def _comparison(changes):
     order = {"regression": 0, "improvement": 1, "same": 2}
     changes = sorted(changes, key=lambda c: (order[c.verdict], c.kind, c.what))
@@ -389,8 +433,9 @@ def _history(out, history):
     x = np.arange(1, len(history) + 1, dtype=float)
     families = (("bits lost median | ", "history_bits_lost", "Bits lost (median) per format over runs",
                  "bits lost", False),
-                ("failure n | ", "history_failure_n", "Failure n of the main series per format over runs",
-                 "failure n (points)", True),
+                ("first failing n | ", "history_failure_n",
+                 "First failing n (median over seeds) of the main series per format over runs",
+                 "first failing n (points)", True),
                 ("bench ", "history_bench", "Benchmark ratios over runs (time / same-run reference)",
                  "ratio", True))
     for prefix, slug, title, ylabel, logy in families:
@@ -399,7 +444,7 @@ def _history(out, history):
         for name in names[:12]:
             ys = np.array([h.get("figures", {}).get(name, np.nan) for h in history], dtype=float)
             label = name[len(prefix):]
-            if prefix == "failure n | ":
+            if prefix == "first failing n | ":
                 label = label.split(" ")[0] + " " + label.split(" ")[1]
             series[label] = (x[np.isfinite(ys)], ys[np.isfinite(ys)])
         c = line_chart(out, slug, title, series, "run (oldest first)", ylabel, logx=False, logy=logy,
@@ -413,12 +458,17 @@ def _history(out, history):
 
 
 def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
-                 current_digest=None, history=None) -> Path:
+                 current_digest=None, history=None, crosschecks=None) -> Path:
     """Write the report of ``runs`` into the folder ``out``.
 
     ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
-    page; ``history`` (entries of :func:`harness.report.nightly.load_history`) a History page.
+    page; ``history`` (entries of :func:`harness.report.nightly.load_history`) a History page;
+    ``crosschecks`` (crosscheck JSON files or dicts: ``harness crosscheck --out``, and the
+    committed GPU references) an Emulation vs framework page.
     """
+    from ..analysis.crosscheck import load_crosscheck
+
+    crosschecks = [c if isinstance(c, dict) else load_crosscheck(c) for c in (crosschecks or [])]
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     say = progress or (lambda m: None)
@@ -453,6 +503,8 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
              ("provenance.html", "Provenance", lambda: _provenance(infos))]
     if changes is not None:
         pages.append(("comparison.html", "Comparison", lambda: _comparison(changes)))
+    if crosschecks:
+        pages.append(("framework.html", "Emulation vs framework", lambda: _framework(out, crosschecks)))
     if history:
         pages.append(("history.html", "History", lambda: _history(out, history)))
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),

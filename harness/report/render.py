@@ -32,7 +32,7 @@ def analysis_text(a, source: str = "") -> str:
     c, gp, s, th = a.conditioning, a.gaps, a.solve, a.theory
     L = []
     L.append(f"analyze: n = {a.n:,} points (of {a.n_input:,}), d = {a.d}, k = {a.k}" + (f"   [{source}]" if source else ""))
-    L.append(f"  strategies   direction {a.direction}, bias {a.bias}, format {a.fmt} (u = 2^{math.log2(a.u):.0f}), "
+    L.append(f"  strategies   direction {a.direction}, bias {a.bias}, format {a.arith or a.fmt} (u = 2^{math.log2(a.u):.0f}), "
              f"solver {a.solver}, rounding {a.rounding}, seed {a.seed}")
     L.append("")
     L.append(f"gaps           smallest {g(gp.min_gap)}, mean {g(gp.mean_gap)}, median {g(gp.median_gap)} "
@@ -73,7 +73,9 @@ def analysis_text(a, source: str = "") -> str:
         L.append(f"               backward error componentwise {g(s.backward_comp)}, normwise {g(s.backward_norm)}; "
                  f"exact residual max|y - M w| = {g(s.residual_max)}")
         L.append(f"               normwise error bounds: from the backward error {g(s.bound_backward)}, "
-                 f"a priori ({a.solver}) {g(s.bound_apriori)}; observed <= both: {g(s.bound_holds)}")
+                 f"a priori ({a.solver}) {g(s.bound_apriori)}"
+                 + (f"; observed <= both: {g(s.bound_holds)}" if not math.isnan(s.bound_apriori) else
+                    f" (not derived for an S@A arithmetic); observed <= the backward bound: {g(s.bound_holds)}"))
     if a.evaluation:
         e0 = a.evaluation[0]
         where = f"{e0.points:,} sampled points" if e0.sampled else f"all {e0.points:,} points"

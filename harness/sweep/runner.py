@@ -44,7 +44,7 @@ ROUNDING_LEVEL_COLUMNS = ("cond_log2_cond1_lapack", "cond_log2_condinf_lapack")
 SWEEP_COND_LIMITS = {"exact_max_n": 128, "lapack_max_n": 4096}
 #: Analysis fields renamed or dropped in rows (the point's own columns say the same).
 _RENAME = {"n": "net_n", "d": "net_d", "time_total": "time_analyze"}
-_DROP = {"fmt", "direction", "bias", "solver", "rounding", "seed", "schema_version"}
+_DROP = {"fmt", "direction", "bias", "solver", "rounding", "seed", "schema_version", "arith"}
 
 
 def memory_estimate(p: Point, metrics) -> int:
