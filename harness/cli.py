@@ -176,26 +176,15 @@ def cmd_failure_point(args) -> int:
         raise HarnessError("--fmt: give at least one format")
     progress = _progress(args)
     if args.pipeline:
-        from .analysis.pipelines import PIPELINES, pipeline
+        from .analysis.pipelines import pipeline_failures
 
         if args.deploy:
             raise HarnessError("--deploy and --pipeline: a pipeline sets its own deployment; give one of them")
-        names = _names(args.pipeline)
-        specs, skipped = [], []
-        for f in fmts:
-            for p in names:
-                try:
-                    specs.append(pipeline(p, f))
-                except HarnessError as exc:  # a pipeline that does not run this format: said, not fatal
-                    if p not in PIPELINES:
-                        raise
-                    skipped.append(f"{p} / {f}: {exc}")
-        runs = [(s, failure_point(s.fmt, replace(cfg, **s.overrides()).validate(), progress=progress)) for s in specs]
+        recs = pipeline_failures(_names(args.pipeline), fmts, cfg, progress=progress)
         if args.json:
-            print(to_json({"config": cfg.to_dict(), "skipped": skipped, "pipelines": [
-                {"pipeline": s.name, "target": s.target, "spec": s.__dict__, **fp.to_dict()} for s, fp in runs]}))
+            print(to_json({"config": cfg.to_dict(), "pipelines": recs}))
             return 0
-        print(pipelines_text(runs, cfg) + "".join(f"\n  not run: {s}" for s in skipped))
+        print(pipelines_text(recs, cfg))
         return 0
     points = [failure_point(f, cfg, progress=progress) for f in fmts]
     if args.json:

@@ -129,3 +129,28 @@ def test_nightly_command_writes_reports_history_and_gates(tmp_path):
     latest = tmp_path / "reports" / "latest"
     assert (latest / "history.html").exists() and (latest / "comparison.html").exists()
     assert len(list((tmp_path / "reports" / "tiny").iterdir())) == 2  # one dated folder per run
+
+
+def test_a_version_1_digest_is_read_with_its_figures_untouched(good, tmp_path):
+    """A baseline written before digest version 2 (per-seed keys fail_median / fail_lo / fail_hi /
+    censored, no deploy axis) is upgraded on reading: the same figures under their new names,
+    the new axes at their defaults, and the gate compares it as before."""
+    d = digest(good)
+    v1 = json.loads(json.dumps(d))
+    v1["digest_version"] = 1
+    back = {"first_fail_median": "fail_median", "first_fail_lo": "fail_lo", "first_fail_hi": "fail_hi",
+            "never_failed": "censored"}
+    v1["failure_points"] = [{back.get(k, k): v for k, v in r.items() if k not in ("n_fail", "deploy")}
+                            for r in v1["failure_points"]]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(v1))
+    up = load_baseline(path)
+    assert up["digest_version"] == DIGEST_VERSION
+    for a, b in zip(up["failure_points"], json.loads(json.dumps(d))["failure_points"]):
+        assert {k: v for k, v in a.items() if k != "n_fail"} == {k: v for k, v in b.items() if k != "n_fail"}
+        assert a["deploy"] == "none" and a["n_fail"] is None
+    changes = compare_digests(d, up)
+    assert changes and all(c.verdict == "same" for c in changes)
+    path.write_text(json.dumps({**v1, "digest_version": 99}))
+    with pytest.raises(Exception, match="digest version 99"):
+        load_baseline(path)

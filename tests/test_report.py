@@ -41,9 +41,21 @@ def run(tmp_path_factory):
     return run_sweep(parse_sweep(SWEEP, "rep.toml"), out, workers=2, progress=False)
 
 
+#: The committed framework reference (harness crosscheck on PyTorch CPU): the framework page's data.
+CROSSCHECK = Path(__file__).resolve().parents[1] / "reports" / "reference" / "crosscheck-cpu.json"
+
+
 @pytest.fixture(scope="module")
-def report(run, tmp_path_factory):
-    return build_report(run, tmp_path_factory.mktemp("rep") / "report")
+def pipelines():
+    from harness.analysis.failure import FailureConfig
+    from harness.analysis.pipelines import pipeline_failures
+
+    return pipeline_failures(["numpy", "harness"], ["float32", "bfloat16"], FailureConfig(d=4, seeds=2, n_max=512))
+
+
+@pytest.fixture(scope="module")
+def report(run, pipelines, tmp_path_factory):
+    return build_report(run, tmp_path_factory.mktemp("rep") / "report", pipelines=pipelines, crosschecks=[CROSSCHECK])
 
 
 class _Tags(HTMLParser):
@@ -84,7 +96,7 @@ def _parse(path):
 def test_every_page_and_chart_is_written_and_local(report):
     folder = report.parent
     for page in ("index.html", "conditioning.html", "errors.html", "failures.html", "performance.html",
-                 "seed.html", "provenance.html"):
+                 "seed.html", "provenance.html", "framework.html"):
         assert (folder / page).exists(), page
         for ref in _parse(folder / page).refs:
             assert not re.match(r"^[a-z]+://", ref), f"{page}: {ref} is not local"
@@ -103,10 +115,36 @@ def test_every_page_and_chart_is_written_and_local(report):
     assert "script" not in (folder / "index.html").read_text().lower()  # no scripts at all
 
 
+def test_pipeline_cells_and_framework_page_trace_to_their_data(report, pipelines):
+    """The Summary's first table is the pipelines' failure n, cell by cell from the search's
+    records; the framework page has a chart per (arithmetic, bias) of the reference and its
+    agreement count recomputed from the records."""
+    table = _parse(report.parent / "index.html").tables[0]
+    header, rows = table[0], table[1:]
+    by = {(r["pipeline"], r["target"]): r for r in pipelines}
+    for row in rows:
+        for name, cell in zip(header[1:], row[1:]):
+            r = by[(name, row[0])]
+            if r["skipped"]:
+                assert cell == "not run"
+            elif r["censored"] == "none":
+                assert cell.startswith(f"{r['n_fail']:,} ["), (cell, r)
+    assert (report.parent / "pipelines_failure_n.png").exists()
+    cc = json.loads(CROSSCHECK.read_text())
+    cells = {(r["arith"], r["bias"]) for r in cc["records"]}
+    fw_pngs = list(report.parent.glob("framework_*.png"))
+    assert len(fw_pngs) == len(cells)
+    fw = {(r["n"], r["bias"], r["arith"]): r for r in cc["records"] if r["engine"] != "emulated"}
+    inside = sum(fw[(r["n"], r["bias"], r["arith"])]["accuracy_p10"] <= r["label_accuracy"]
+                 <= fw[(r["n"], r["bias"], r["arith"])]["accuracy_p90"] for r in cc["records"] if r["engine"] == "emulated")
+    page = _parse(report.parent / "framework.html").tables[0]
+    assert page[1][3] == f"{inside} of {len(fw)}"
+
+
 def test_headline_cells_trace_to_rows_of_the_run(run, report):
     """Recompute each headline row from the run's rows with plain loops."""
     df = load_run(run)
-    table = _parse(report.parent / "index.html").tables[0]
+    table = _parse(report.parent / "index.html").tables[1]
     header, rows = table[0], table[1:]
     col = {h: i for i, h in enumerate(header)}
     assert rows

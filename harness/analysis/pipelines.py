@@ -27,7 +27,7 @@ from typing import Protocol
 from ..core.errors import HarnessError
 from ..core.registry import Registry
 
-__all__ = ["PIPELINES", "PipelineSpec", "pipeline"]
+__all__ = ["PIPELINES", "PipelineSpec", "pipeline", "pipeline_failures"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,32 @@ def pipeline(name: str, target: str) -> PipelineSpec:
     from ..core.formats import get_format
 
     return PIPELINES.get(name).func(get_format(target).name)
+
+
+def pipeline_failures(names, targets, config=None, progress=None) -> list:
+    """The failure point of every (pipeline, target) that runs: a list of JSON-ready records
+    (``pipeline``, ``target``, the spec, ``n_fail``, ``n_pass``, ``interval``, ``censored``,
+    ``cause``, ``n_min``, ``n_max``, ``seeds``), and one ``skipped`` record (with ``reason``)
+    per pair that does not run (``numpy`` in bfloat16)."""
+    from dataclasses import replace
+
+    from .failure import FailureConfig, failure_point
+
+    cfg = config or FailureConfig()
+    out = []
+    for t in targets:
+        for name in names:
+            PIPELINES.get(name)  # an unknown name is an error, not a skip
+            try:
+                spec = pipeline(name, t)
+            except HarnessError as exc:
+                out.append({"pipeline": name, "target": t, "skipped": True, "reason": str(exc)})
+                continue
+            fp = failure_point(spec.fmt, replace(cfg, **spec.overrides()).validate(), progress=progress)
+            out.append({"pipeline": spec.name, "target": spec.target, "skipped": False, "fmt": spec.fmt,
+                        "solver": spec.solver, "evaluator": spec.evaluator, "deploy": spec.deploy,
+                        "deploy_evaluator": spec.deploy_evaluator, "n_fail": fp.n_fail, "n_pass": fp.n_pass,
+                        "interval": list(fp.interval), "censored": fp.censored, "cause": fp.cause,
+                        "n_min": fp.config.n_min, "n_max": fp.config.n_max, "seeds": fp.config.seeds,
+                        "trials": fp.trials, "seconds": fp.seconds})
+    return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .kernels import _all_finite
 from .rounding import rnd, rnd_block, rnd_sum
 
 __all__ = ["dot_acc", "project_mixed", "eval_mixed", "solve_recurrence_mixed"]
@@ -63,14 +64,6 @@ def project_mixed(X, a, L):
         buf = np.empty(K + 1)
         z[i] = _r(dot_acc(X[i], a, A, K, buf), S)
     return z
-
-
-@njit(cache=True)
-def _all_finite(W):
-    for v in W.ravel():
-        if not np.isfinite(v):
-            return False
-    return True
 
 
 @njit(cache=True, parallel=True)

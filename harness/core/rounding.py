@@ -190,23 +190,27 @@ def rnd_sum(x, y, F):
 
 
 @njit(cache=True)
+def _grow(comp, k, v):
+    """Add v to the non-overlapping expansion comp[:k] in place (Shewchuk's Grow-Expansion,
+    zero components dropped); returns its new length (at most k + 1)."""
+    q = v
+    j = 0
+    for c in range(k):
+        q, h = _two_sum(q, comp[c])
+        if h != 0.0:
+            comp[j] = h
+            j += 1
+    comp[j] = q
+    return j + 1
+
+
+@njit(cache=True)
 def _expansion_sign(comp, m, v1, v2):
     """Sign (-1, 0, 1) of sum(comp[:m]) + v1 + v2, exactly (comp: a non-overlapping expansion)."""
     work = np.empty(m + 2)
-    k = 0
-    for i in range(m):
-        work[k] = comp[i]
-        k += 1
-    for v in (v1, v2):  # grow the expansion by each value (Shewchuk's Grow-Expansion)
-        q = v
-        j = 0
-        for i in range(k):
-            q, h = _two_sum(q, work[i])
-            if h != 0.0:
-                work[j] = h
-                j += 1
-        work[j] = q
-        k = j + 1
+    work[:m] = comp[:m]
+    k = _grow(work, m, v1)
+    k = _grow(work, k, v2)
     for i in range(k - 1, -1, -1):  # the largest nonzero component carries the sign
         if work[i] > 0.0:
             return 1
@@ -259,15 +263,7 @@ def rnd_block(vals, m, F):
     comp = np.empty(m)
     k = 0
     for i in range(m):
-        q = vals[i]
-        j = 0
-        for c in range(k):
-            q, h = _two_sum(q, comp[c])
-            if h != 0.0:
-                comp[j] = h
-                j += 1
-        comp[j] = q
-        k = j + 1
+        k = _grow(comp, k, vals[i])
     approx = 0.0
     for c in range(k):
         approx += comp[c]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Chart", "colour", "line_chart", "scatter_chart", "heatmap_chart", "band_chart"]
+__all__ = ["Chart", "colour", "line_chart", "scatter_chart", "heatmap_chart", "band_chart", "failure_n_chart"]
 
 _KNOWN = ("midpoint", "left", "fraction:0.25", "fraction:0.3", "fraction:0.75", "fraction:0.9", "random",
           "float64", "float32", "tf32", "bfloat16", "float16", "float8_e4m3", "float8_e5m2",
@@ -185,4 +185,46 @@ def band_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
+
+
+def failure_n_chart(out: Path, slug: str, title: str, recs: list, caption: str = "") -> Chart | None:
+    """Failure n per target format (rows) and pipeline (markers) with the search's 95% interval;
+    censored results drawn as '<' at the smallest n tried or '>' at the largest."""
+    import pandas as pd
+
+    recs = [r for r in recs if not r.get("skipped")]
+    if not recs:
+        return None
+    targets = list(dict.fromkeys(r["target"] for r in recs))
+    names = list(dict.fromkeys(r["pipeline"] for r in recs))
+    plt, fig, ax = _figure()
+    rows = []
+    for k, name in enumerate(names):
+        off = (k - (len(names) - 1) / 2) * 0.15
+        col = _PALETTE[k % len(_PALETTE)]
+        first = True
+        for r in (r for r in recs if r["pipeline"] == name):
+            y = targets.index(r["target"]) + off
+            lo, hi = r["interval"]
+            if r["censored"] == "above":
+                x, marker = r["n_max"], ">"
+            elif r["censored"] == "below":
+                x, marker = r["n_min"], "<"
+            else:
+                x, marker = r["n_fail"], "o"
+            if marker == "o" and (lo is not None or hi is not None):
+                ax.plot([lo if lo is not None else x, hi if hi is not None else x], [y, y], "-", color=col,
+                        linewidth=2, alpha=0.5)
+            ax.plot([x], [y], marker, color=col, markersize=8, label=name if first else None)
+            first = False
+            rows.append({"pipeline": name, "target": r["target"], "n_fail": r["n_fail"], "lo": lo, "hi": hi,
+                         "censored": r["censored"], "cause": r["cause"]})
+    ax.set_xscale("log", base=2)
+    ax.set_yticks(range(len(targets)), targets)
+    ax.set_ylim(-0.6, len(targets) - 0.4)
+    ax.set_xlabel("failure n (points): smallest n at which half the seeds fail; bar: 95% interval")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))

@@ -107,11 +107,14 @@ def _most_common(causes) -> str:
 
 
 def error_quantiles(df):
-    """Median and 90th percentile of bits lost (normwise) per format, over rows that have it."""
+    """Median and 90th percentile of bits lost (normwise) per format, over rows that have it
+    (each network once: a deployment row repeats its network's solve)."""
     import pandas as pd
 
     if "solve_bits_lost_norm" not in df:
         return pd.DataFrame(columns=["fmt", "rows", "bits_lost_median", "bits_lost_p90"])
+    if "deploy" in df:
+        df = df[df["deploy"] == "none"]
     rows = []
     for fmt, g in df[np.isfinite(df["solve_bits_lost_norm"].astype(float))].groupby("fmt"):
         v = g["solve_bits_lost_norm"].astype(float)

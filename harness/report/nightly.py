@@ -145,6 +145,24 @@ NIGHTLY_CROSSCHECK = dict(d=3072, ns=(30, 100, 300, 1000), biases=("left", "midp
 REFERENCE_CROSSCHECKS = "reports/reference"
 
 
+#: The nightly's user pipelines: the failure n of each stack on the Summary page (~2 minutes here).
+NIGHTLY_PIPELINES = dict(names=("numpy", "torch", "harness", "harness-best"), targets=("float32", "bfloat16", "float16"),
+                         d=16, seeds=4, n_max=1 << 14)
+
+
+def nightly_pipelines(dated: Path, say) -> list:
+    """The failure point of every user pipeline (records of ``pipeline_failures``), saved beside the report."""
+    from ..analysis.failure import FailureConfig
+    from ..analysis.pipelines import pipeline_failures
+    from ..core.jsonio import to_json
+
+    s = NIGHTLY_PIPELINES
+    say("user pipelines' failure points")
+    recs = pipeline_failures(s["names"], s["targets"], FailureConfig(d=s["d"], seeds=s["seeds"], n_max=s["n_max"]))
+    (dated / "pipelines.json").write_text(to_json(recs) + "\n")
+    return recs
+
+
 def nightly_crosscheck(dated: Path, say) -> list:
     """Run the crosscheck where PyTorch is installed (its JSON into ``dated``); with the committed
     references, the crosschecks the report draws. Without torch: only the references, said."""
@@ -166,7 +184,7 @@ def nightly_crosscheck(dated: Path, say) -> list:
 
 def run_nightly(config="configs/nightly.toml", *, results="results", reports="reports", baseline=None,
                 bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None,
-                crosscheck: bool = True):
+                crosscheck: bool = True, pipelines: bool = True):
     """The whole nightly job; returns (run folder, report index, changes, benchmark exit code)."""
     from .pages import build_report, publish
     from ..sweep.runner import run_sweep
@@ -202,8 +220,9 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
         base = load_baseline(baseline)
         changes = compare_digests(d, base)
     ccs = nightly_crosscheck(dated, say) if crosscheck else []
+    pipes = nightly_pipelines(dated, say) if pipelines else None
     say("report")
     index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history),
-                         crosschecks=ccs)
+                         crosschecks=ccs, pipelines=pipes)
     publish(index, reports / "latest")
     return run, index, changes, bench_code

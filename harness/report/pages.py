@@ -106,7 +106,10 @@ def _summary(df, main, fixed, table, changes):
                 sentences.append(f"In {fmt}, bias {', '.join(held)} never failed (up to n = "
                                  f"{int(g['n_max'].max()):,}).")
             failed = g.dropna(subset=["n_fail"]).sort_values("n_fail")
-            if len(failed) and not held:
+            if len(failed) == 1 and not held:
+                only = failed.iloc[0]
+                sentences.append(f"In {fmt}, bias {only['bias']} fails at n = {only['n_fail']:,.0f} ({only['cause']}).")
+            elif len(failed) and not held:
                 best, worst = failed.iloc[-1], failed.iloc[0]
                 sentences.append(f"In {fmt}, the strategy that holds longest is bias {best['bias']}: failure at "
                                  f"n = {best['n_fail']:,.0f} ({best['cause']}); the first to fail is bias "
@@ -369,6 +372,58 @@ def _provenance(infos):
     return blocks
 
 
+def _pipelines(out, recs):
+    """The Summary's first screen: failure n of each user pipeline per format, from the search."""
+    if not recs:
+        return []
+    from .charts import failure_n_chart
+
+    done = [r for r in recs if not r["skipped"]]
+    c = failure_n_chart(out, "pipelines_failure_n", "Failure n per format and pipeline (failure-point search)",
+                        recs, caption="Each marker is the smallest n at which at least half of the seeds fail "
+                                      "(galloping, then bisection in log n); '<' / '>' mark a search censored at its "
+                                      "smallest / largest n.")
+    blocks = [_block("chart", chart=c)] if c else []
+    sentences = []
+    for t in dict.fromkeys(r["target"] for r in done):
+        part = [r for r in done if r["target"] == t and r["n_fail"] is not None and r["censored"] == "none"]
+        if len(part) > 1:
+            lo = min(r["n_fail"] for r in part)
+            hi = max(r["n_fail"] for r in part)
+            if lo == hi:
+                sentences.append(f"In {t}, every pipeline run fails at n = {lo:,}.")
+                continue
+            worst = sorted(r["pipeline"] for r in part if r["n_fail"] == lo)
+            best = sorted(r["pipeline"] for r in part if r["n_fail"] == hi)
+            sentences.append(f"In {t}, {' and '.join(best)} hold{'s' if len(best) == 1 else ''} longest "
+                             f"(failure at n = {hi:,}); {' and '.join(worst)} fail{'s' if len(worst) == 1 else ''} "
+                             f"first (n = {lo:,}).")
+    if sentences:
+        blocks.append(_block("list", items=sentences))
+
+    def cell(r):
+        if r["skipped"]:
+            return "not run"
+        if r["censored"] == "above":
+            return f"> {r['n_max']:,}"
+        if r["censored"] == "below":
+            return f"<= {r['n_min']:,}"
+        lo, hi = r["interval"]
+        return f"{r['n_fail']:,} [{'?' if lo is None else format(lo, ',')}, {'?' if hi is None else format(hi, ',')}]"
+
+    targets = list(dict.fromkeys(r["target"] for r in recs))
+    names = list(dict.fromkeys(r["pipeline"] for r in recs))
+    by = {(r["pipeline"], r["target"]): r for r in recs}
+    blocks.append(_block("table", header=["format", *names],
+                         rows=[[t, *[cell(by[(p, t)]) if (p, t) in by else "-" for p in names]] for t in targets]))
+    seeds = sorted({r["seeds"] for r in done})
+    blocks.append(_block("note", text=f"Failure n [95% interval] of each pipeline ({', '.join(map(str, seeds))} seeds per "
+                                      "n; numpy: LAPACK solve and BLAS forward pass in the format; torch: float64 solve "
+                                      "deployed as F@float32; harness: per-operation recurrence and forward pass in F; "
+                                      "harness-best: float64 solve, compensated forward pass in F)."))
+    return blocks
+
+
 def _framework(out, crosschecks):
     """The Emulation vs framework page: per arithmetic and bias, the emulated accuracy beside
     each framework run's mean and 10-90% seed band, with the agreement counts."""
@@ -458,13 +513,14 @@ def _history(out, history):
 
 
 def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
-                 current_digest=None, history=None, crosschecks=None) -> Path:
+                 current_digest=None, history=None, crosschecks=None, pipelines=None) -> Path:
     """Write the report of ``runs`` into the folder ``out``.
 
     ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
     page; ``history`` (entries of :func:`harness.report.nightly.load_history`) a History page;
     ``crosschecks`` (crosscheck JSON files or dicts: ``harness crosscheck --out``, and the
-    committed GPU references) an Emulation vs framework page.
+    committed GPU references) an Emulation vs framework page; ``pipelines`` (records of
+    :func:`harness.analysis.pipelines.pipeline_failures`) the Summary's headline chart.
     """
     from ..analysis.crosscheck import load_crosscheck
 
@@ -494,7 +550,7 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     say("computing the tables")
     main, fixed = main_slice(df)
     table = failure_table(df[df["status"] == "ok"])
-    pages = [("index.html", "Summary", lambda: _summary(df, main, fixed, table, changes)),
+    pages = [("index.html", "Summary", lambda: _pipelines(out, pipelines) + _summary(df, main, fixed, table, changes)),
              ("conditioning.html", "Conditioning", lambda: _conditioning(out, main, df)),
              ("errors.html", "Errors", lambda: _errors(out, main, df)),
              ("failures.html", "Failure points", lambda: _failures(out, main, table)),

@@ -161,21 +161,25 @@ def bits_text(results) -> str:
     return "\n".join(L)
 
 
-def pipelines_text(runs, config) -> str:
-    """Failure n of each user pipeline per target format: runs are (PipelineSpec, FailurePoint)."""
+def pipelines_text(recs, config) -> str:
+    """Failure n of each user pipeline per target format (records of ``pipeline_failures``)."""
     cfg = config
     L = [f"user pipelines: {cfg.data} data (d = {cfg.d}), {cfg.labels} labels, direction {cfg.direction}, "
          f"bias {cfg.bias}, {cfg.seeds} seeds per n; failure n = smallest n where >= half the seeds fail",
          "",
          f"  {'target':<10}{'pipeline':<14}{'solve':<22}{'forward pass':<32}{'fails at n':>12}   "
          f"{'95% interval':<22}{'cause':<10}"]
-    for s, fp in runs:
-        fail = g(fp.n_fail) if fp.n_fail is not None else f"> {fp.config.n_max:,}"
-        lo, hi = fp.interval
+    for r in recs:
+        if r["skipped"]:
+            continue
+        fail = (g(r["n_fail"]) if r["censored"] != "below" else f"<= {r['n_min']:,}") if r["n_fail"] is not None \
+            else f"> {r['n_max']:,}"
+        lo, hi = r["interval"]
         iv = f"[{g(lo) if lo is not None else '?'}, {g(hi) if hi is not None else '?'}]"
-        fwd = f"{s.deploy or s.fmt} ({s.deploy_evaluator if s.deploy else s.evaluator})"
-        L.append(f"  {s.target:<10}{s.name:<14}{s.fmt + ' ' + s.solver:<22}{fwd:<32}{fail:>12}   {iv:<22}"
-                 f"{fp.cause or '-':<10}")
+        fwd = f"{r['deploy'] or r['fmt']} ({r['deploy_evaluator'] if r['deploy'] else r['evaluator']})"
+        L.append(f"  {r['target']:<10}{r['pipeline']:<14}{r['fmt'] + ' ' + r['solver']:<22}{fwd:<32}{fail:>12}   "
+                 f"{iv:<22}{r['cause'] or '-':<10}")
+    L += [f"  not run: {r['pipeline']} / {r['target']}: {r['reason']}" for r in recs if r["skipped"]]
     return "\n".join(L)
 
 
