@@ -46,7 +46,7 @@ def cmd_seed(args) -> int:
             "float64_outputs": list(s.float64_outputs),
         }, indent=2))
         return 0
-    print("Seed example (shared/seed): 4 points in R^3, a = (1, 1, 1), thresholds "
+    print("Seed example (the seed document; docs/MATH.md §2): 4 points in R^3, a = (1, 1, 1), thresholds "
           f"{', '.join(SEED_THRESHOLDS)}; every decimal taken exactly as a rational.\n")
     print("Projections <a, x_i>:", ", ".join(_dec(v) for v in s.projections))
     print(f"Thresholds interleave the sorted projections: {'yes' if s.interleaved else 'NO'}\n")

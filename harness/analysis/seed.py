@@ -1,6 +1,6 @@
 """The seed document's 4-point worked example, in exact rational arithmetic.
 
-The seed (``shared/seed/``) takes X, y, a = (1, 1, 1) and thresholds 0.8, 1.0, 1.2,
+The seed document (the project's origin; docs/MATH.md §2) takes X, y, a = (1, 1, 1) and thresholds 0.8, 1.0, 1.2,
 1.6 (b1 = -thresholds), prints the ReLU matrix (neurons x points) and claims the
 second-layer vector w2 = [0.9, 0.4, 0.1, 0] fits y. Here every decimal string is
 taken exactly as a rational, the true solution is solved exactly, and the printed
