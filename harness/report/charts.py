@@ -73,10 +73,14 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
         return None
     plt, fig, ax = _figure()
     rows = []
+    ys = []
     for name, (x, y) in series.items():
         x, y = np.asarray(x, float), np.asarray(y, float)
         fin = np.isfinite(x) & np.isfinite(y)  # inf (an overflowed weight) is in the CSV, not the plot
+        if logy:
+            fin &= y > 0
         ax.plot(x[fin], y[fin], "o-", color=colour(name), label=name, markersize=4)
+        ys.append(y[fin])
         rows += [{"series": name, "x": a, "y": b, "kind": "measured"} for a, b in zip(x, y)]
     for name, (x, y) in (theory or {}).items():
         ax.plot(x, y, "--", color=colour(name), alpha=0.7, linewidth=1.2)
@@ -86,8 +90,7 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     if logx:
         ax.set_xscale("log", base=2)
     if logy:
-        with np.errstate(over="ignore"):  # see below
-            ax.set_yscale("log")
+        _log_axis(ax, np.concatenate(ys) if ys else np.array([]))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -95,10 +98,32 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     if theory:
         ax.plot([], [], "k--", alpha=0.7, label="theory (dashed)")
     ax.legend(fontsize=8, ncol=2)
-    # a log axis whose data reach ~1e308 (weights about to overflow) makes matplotlib's
-    # autoscale margin overflow in exp: harmless for the picture, so not a warning
-    with np.errstate(over="ignore"):
-        return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
+    return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
+
+
+def _log_axis(ax, y) -> None:
+    """A log y axis that holds data up to float64's range. matplotlib's own autoscale margin and
+    LogLocator overflow past ~1e300 (the axis collapses, or the tick formatter raises
+    OverflowError), so the limits (a 5% margin in log10, inside float64's range) and at most
+    eight decade ticks are set here; nothing finite and positive: matplotlib's defaults."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    y = y[np.isfinite(y) & (y > 0)]
+    if not y.size:
+        ax.set_yscale("log")
+        return
+    lo, hi = float(np.log10(y.min())), float(np.log10(y.max()))
+    pad = max(0.05 * (hi - lo), 0.1)
+    top = min(hi + pad, 308.0)
+    bottom = max(lo - pad, -320.0)
+    ax.set_ylim(10.0 ** bottom, 10.0 ** top)  # before the scale: autoscale is off from here
+    ax.set_yscale("log")
+    need = max(1, math.ceil((math.floor(top) - math.ceil(bottom) + 1) / 8))
+    step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200) if s >= need)  # round decade steps
+    first, last = step * math.ceil(bottom / step), math.floor(top)
+    ax.yaxis.set_major_locator(FixedLocator([10.0 ** k for k in range(first, last + 1, step)]))
+    if step > 1:
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 def scatter_chart(out: Path, slug: str, title: str, groups: dict, xlabel: str, ylabel: str, *, diagonal=None,
