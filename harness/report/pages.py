@@ -86,6 +86,14 @@ def _block(kind, **kw):
     return {"kind": kind, **kw}
 
 
+def _names_of(part) -> str:
+    return ", ".join(sorted(part["bias"]))
+
+
+def _causes(part) -> str:
+    return "/".join(sorted({c for cs in part["cause"] for c in str(cs).split("/") if c}))
+
+
 def _summary(df, main, fixed, table, changes):
     blocks = []
     statuses = Counter(df["status"])
@@ -110,14 +118,20 @@ def _summary(df, main, fixed, table, changes):
                 only = failed.iloc[0]
                 sentences.append(f"In {fmt}, bias {only['bias']} fails at n = {only['n_fail']:,.0f} ({only['cause']}).")
             elif len(failed) and not held:
-                best, worst = failed.iloc[-1], failed.iloc[0]
-                sentences.append(f"In {fmt}, the strategy that holds longest is bias {best['bias']}: failure at "
-                                 f"n = {best['n_fail']:,.0f} ({best['cause']}); the first to fail is bias "
-                                 f"{worst['bias']} at n = {worst['n_fail']:,.0f} ({worst['cause']}).")
+                lo, hi = failed["n_fail"].min(), failed["n_fail"].max()
+                if lo == hi:  # a tie names every strategy in it, never one picked silently
+                    sentences.append(f"In {fmt}, every bias strategy fails at n = {lo:,.0f} "
+                                     f"({_causes(failed)}).")
+                else:
+                    best, worst = failed[failed["n_fail"] == hi], failed[failed["n_fail"] == lo]
+                    sentences.append(f"In {fmt}, the strategy that holds longest is bias {_names_of(best)}: failure "
+                                     f"at n = {hi:,.0f} ({_causes(best)}); the first to fail is bias "
+                                     f"{_names_of(worst)} at n = {lo:,.0f} ({_causes(worst)}).")
             elif len(failed):
-                worst = failed.iloc[0]
-                sentences.append(f"In {fmt}, the first to fail is bias {worst['bias']} at n = "
-                                 f"{worst['n_fail']:,.0f} ({worst['cause']}).")
+                lo = failed["n_fail"].min()
+                worst = failed[failed["n_fail"] == lo]
+                sentences.append(f"In {fmt}, the first to fail is bias {_names_of(worst)} at n = "
+                                 f"{lo:,.0f} ({_causes(worst)}).")
         # a series that never failed counts as failing beyond its largest n
         med = headline.assign(f=headline["n_fail"].fillna(np.inf)).groupby("fmt")["f"].median().sort_values()
         if len(med) > 1:
@@ -431,9 +445,10 @@ def _framework(out, crosschecks):
     from .charts import band_chart
 
     blocks = [_block("text", text="Each network is built in float64, then evaluated at every training point in "
-                                  "the emulated arithmetic (storage format, exact products, float32 accumulation, "
-                                  "one rounding per layer) and by PyTorch in the matching dtype. A framework line "
-                                  "is the mean accuracy over the seeds; its band the 10th-90th percentile.")]
+                                  "each emulated arithmetic (S@A: storage format, exact products, accumulation in "
+                                  "A, one rounding per layer; a plain format: every operation rounded to it) and "
+                                  "by PyTorch in the matching dtype. A framework line is the mean accuracy over "
+                                  "the seeds; its band the 10th-90th percentile.")]
     rows = []
     for cc in crosschecks:
         fw = cc["framework"]
@@ -460,7 +475,8 @@ def _framework(out, crosschecks):
                     s[0].append(r["n"]), s[1].append(r["label_accuracy"])
                     s[2].append(r["accuracy_p10"]), s[3].append(r["accuracy_p90"])
             c = band_chart(out, f"framework_{arith}_{bias}".replace("@", "_at_").replace(":", "_").replace("+", "_"),
-                           f"Label accuracy vs n: {arith}, bias {bias}", series, "n (points)",
+                           f"Label accuracy vs n: {arith}{'' if '@' in arith else ' (per operation)'}, bias {bias}",
+                           series, "n (points)",
                            "share of labels reproduced",
                            caption="Emulated (solid) and framework (dashed, with its 10-90% seed band).")
             if c:
