@@ -110,12 +110,19 @@ def rnd(x, F, st):
         r = float(math.trunc(s))  # toward zero
     r = math.ldexp(r, -shift)
     if abs(r) > maxf:
-        if kind == 3:
-            return np.nan, st
-        if kind == 4 or sr == 2:
-            return math.copysign(maxf, x), st
-        return math.copysign(np.inf, x), st
+        return _past_max(r, kind, maxf, sr), st
     return r, st
+
+
+@njit(cache=True)
+def _past_max(v, kind, maxf, sr):
+    """What a rounded result beyond max_finite becomes: NaN (kind 3, no infinities), +-max_finite
+    (kind 4 saturating, or rounding toward zero, which never overflows), else +-inf."""
+    if kind == 3:
+        return np.nan
+    if kind == 4 or sr == 2:
+        return math.copysign(maxf, v)
+    return math.copysign(np.inf, v)
 
 
 @njit(cache=True)
@@ -165,13 +172,7 @@ def _nudge(r, s, e, F):
         step = 0.5 if abs(sc) == math.ldexp(1.0, p - 1) and ex > emin else 1.0
         q = sc - step if s > 0 else sc + step
     v = math.ldexp(q, -shift)
-    if abs(v) > maxf:
-        if kind == 3:
-            return np.nan
-        if kind == 4 or sr == 2:
-            return math.copysign(maxf, v)
-        return math.copysign(np.inf, v)
-    return v
+    return _past_max(v, kind, maxf, sr) if abs(v) > maxf else v
 
 
 @njit(cache=True)
@@ -298,10 +299,4 @@ def rnd_block(vals, m, F):
                     r = lo
                 else:
                     break
-    if abs(r) > maxf:
-        if kind == 3:
-            return np.nan
-        if kind == 4 or sr == 2:
-            return math.copysign(maxf, r)
-        return math.copysign(np.inf, r)
-    return r
+    return _past_max(r, kind, maxf, sr) if abs(r) > maxf else r
