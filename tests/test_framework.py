@@ -89,7 +89,7 @@ def test_crosscheck_agrees_with_the_framework_and_says_so(capsys):
     assert {r["engine"] for r in recs} == {"emulated", "torch-cpu"}
     assert len(recs) == 2 * 2 * 2
     inside, total = agreement(cc)
-    assert total == 4 and inside >= 3, recs
+    assert total == 4 and inside >= 0.9 * total, recs  # the acceptance share
     # the emulation reproduces PyTorch CPU's bfloat16 outputs almost everywhere at d = 64
     bf = [r for r in recs if r["arith"] == "bfloat16@float32"]
     assert min(r["bitwise_equal"] for r in bf) > 0.9, bf

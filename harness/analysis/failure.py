@@ -184,10 +184,9 @@ def run_trial(cfg: FailureConfig, fmt: str, n: int, index: int) -> Trial:
                         rounding=cfg.rounding, max_retries=retries)
     except (CollisionError, FormatOverflowError) as exc:
         return judge(failed_trial(exc, fmt=fmt, n=n, seed=seed, seconds=time.perf_counter() - t0), cfg)
-    if cfg.deploy is None:
-        ev = evaluate_training(net, X, y, evaluator=cfg.evaluator, budget=TRIAL_EVAL_BUDGET)
-    else:
-        ev = evaluate_training(net, X, y, evaluator=cfg.deploy_evaluator, fmt=cfg.deploy, budget=TRIAL_EVAL_BUDGET)
+    # a pipeline's deployment, or the network's own format (fmt=None)
+    ev = evaluate_training(net, X, y, evaluator=cfg.deploy_evaluator if cfg.deploy else cfg.evaluator,
+                           fmt=cfg.deploy, budget=TRIAL_EVAL_BUDGET)
     return judge(built_trial(net, ev, fmt=fmt, n=n, seconds=time.perf_counter() - t0), cfg)
 
 

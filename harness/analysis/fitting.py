@@ -92,11 +92,10 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     ``bfloat16@float32``) with ``deploy_evaluator``; the report has both. ``progress`` is
     called with a short message before each stage.
     """
-    from ..core.arith import Arithmetic, resolve
+    from ..core.arith import resolve, split_target
 
     say = progress or (lambda msg: None)
-    target = resolve(fmt)
-    fmt_obj = target.storage if isinstance(target, Arithmetic) else target
+    fmt_obj, _ = split_target(fmt)
     deploy_name = resolve(deploy).name if deploy else ""
     if X is None:
         if n is None or d is None:

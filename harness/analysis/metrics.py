@@ -181,7 +181,11 @@ def gap_stats(z, b) -> GapStats:
 
 
 def default_evaluators(fmt, rounding: str = "nearest") -> tuple:
-    """Every evaluator that can run in this format and rounding mode."""
+    """Every evaluator that can run in this format (or arithmetic) and rounding mode."""
+    from ..core.arith import is_arith
+
+    if is_arith(fmt):
+        return ("sequential",)  # the others are per-operation only (torch is an optional extra)
     fmt = get_format(fmt)
     evs = ("sequential", "compensated", "prefix")
     if fmt.native and rounding == "nearest":
@@ -235,8 +239,7 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
     Yf = fmt.cast(Yn)
     z, b, W = np.asarray(net.z, np.float64), np.asarray(net.b, np.float64), net.carriers()[2]
     kind = label_kind(Y)
-    evaluators = tuple(evaluators) if evaluators is not None else (
-        ("sequential",) if net.arith else default_evaluators(fmt, net.rounding))
+    evaluators = tuple(evaluators) if evaluators is not None else default_evaluators(net.arith or fmt, net.rounding)
 
     say("gaps and conditioning")
     gaps = gap_stats(z, b)

@@ -165,20 +165,17 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     >>> net.n_params, net.forward(X).round(12).tolist()
     (8, [1.0, 0.0, 1.0])
     """
-    from ..core.arith import Arithmetic, resolve
+    from ..core.arith import split_target
 
-    target = resolve(fmt)
-    arith = target if isinstance(target, Arithmetic) else None
+    fmt_obj, arith = split_target(fmt)
     if arith is not None:
         if not arith.single:
             raise HarnessError(f"construct takes one arithmetic S@A; the per-layer {arith.name} is for "
                                "deployment (Network.forward, --deploy)")
         if rounding != "nearest":
             raise HarnessError(f"arithmetic {arith.name}: rounding {rounding!r} applies to per-operation formats")
-        fmt_obj = arith.storage
         F = arith.layers[0].kernel()
     else:
-        fmt_obj = target
         F = fmt_obj.kernel_spec(rounding)
     solver_entry = SOLVERS.get(solver)
     Xc = as_inputs(X)

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..core.arith import require_per_op
 from ..core.errors import HarnessError
 from ..core.registry import Registry
 
@@ -48,18 +49,10 @@ EVALUATORS = Registry("evaluator", Evaluator)
 DENSE_CHUNK_BYTES = 256 * 2**20
 
 
-def _per_op(name, fmt):
-    from ..core.arith import Arithmetic
-
-    if isinstance(fmt, Arithmetic):
-        raise HarnessError(f"evaluator {name} runs per-operation formats only, not the arithmetic {fmt.name}; "
-                           "use sequential (or torch) for STORAGE@ACCUM arithmetics")
-
-
 @EVALUATORS.register("dense")
 def dense(X, a, b, W, fmt, F, seed):
     """numpy matmul over W1 (n x d, identical rows), b1 = -b and w2, as a user would run it."""
-    _per_op("dense", fmt)
+    require_per_op("evaluator dense", fmt)
     fmt.require_native("evaluator dense", F)
     dt = fmt.storage_dtype()
     n = b.size
@@ -95,7 +88,7 @@ def compensated(X, a, b, W, fmt, F, seed):
     """Forward pass with Neumaier compensated summation in the format (Numba)."""
     from ..core.kernels import eval_compensated
 
-    _per_op("compensated", fmt)
+    require_per_op("evaluator compensated", fmt)
     return eval_compensated(X, a, b, W, F, seed)
 
 
@@ -104,7 +97,7 @@ def prefix(X, a, b, W, fmt, F, seed):
     """Running-sum form S_k t - T_k: same function, not the network's forward pass."""
     from ..core.kernels import eval_prefix, prefix_sums
 
-    _per_op("prefix", fmt)
+    require_per_op("evaluator prefix", fmt)
     S, T = prefix_sums(b, W, F, seed)
     return eval_prefix(X, a, b, S, T, F, seed)
 

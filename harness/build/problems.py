@@ -18,11 +18,9 @@ def make_problem(n: int, d: int, data: str = "uniform", labels: str = "binary", 
     ``alternating`` labels alternate along the projection order of the direction that
     :func:`construct` tries first with the same seed, format and rounding.
     """
-    from ..core.arith import Arithmetic, resolve
+    from ..core.arith import split_target
 
-    target = resolve(fmt)
-    arith = target if isinstance(target, Arithmetic) else None
-    fmt_obj = arith.storage if arith else target
+    fmt_obj, arith = split_target(fmt)
     X, own = make_dataset(data, n, d, rng_for(seed, "data"))
     rank = np.zeros(X.shape[0], dtype=np.int64)
     if labels.split(":")[0] == "alternating":

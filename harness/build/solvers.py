@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..core.arith import require_per_op
 from ..core.errors import HarnessError
 from ..core.registry import Registry
 
@@ -46,14 +47,6 @@ LAPACK_MAX_BYTES = 4 * 2**30
 EXACT_MAX_N = 5000
 
 
-def _per_op(name, fmt):
-    from ..core.arith import Arithmetic
-
-    if isinstance(fmt, Arithmetic):
-        raise HarnessError(f"solver {name} runs per-operation formats only, not the arithmetic {fmt.name}; "
-                           "use recurrence (running sums in the accumulator) or exact")
-
-
 @SOLVERS.register("recurrence")
 def recurrence(z, b, Y, fmt, F, seed):
     """O(n) forward recurrence over running sums, each op rounded (or sums held in the accumulator of an S@A) (Numba)."""
@@ -73,7 +66,7 @@ def backsub(z, b, Y, fmt, F, seed):
     """Classic substitution, M's entries computed on the fly, O(n) memory (Numba)."""
     from ..core.kernels import solve_backsub
 
-    _per_op("backsub", fmt)
+    require_per_op("solver backsub", fmt)
 
     return solve_backsub(z, b, Y, F, seed)
 
@@ -83,7 +76,7 @@ def lapack(z, b, Y, fmt, F, seed):
     """SciPy solve_triangular (LAPACK xTRTRS) on the dense matrix: the reference a user would write."""
     from scipy.linalg import solve_triangular
 
-    _per_op("lapack", fmt)
+    require_per_op("solver lapack", fmt)
     fmt.require_native("solver lapack", F)
     dtype = fmt.storage_dtype()
     n = z.size

@@ -44,7 +44,8 @@ from dataclasses import dataclass
 from .errors import HarnessError
 from .formats import GENERIC_MAX_P, Format, get_format
 
-__all__ = ["Layer", "Arithmetic", "parse_arith", "is_arith", "resolve", "MODIFIERS", "MAX_BLOCK"]
+__all__ = ["Layer", "Arithmetic", "parse_arith", "is_arith", "resolve", "split_target", "require_per_op", "MODIFIERS",
+           "MAX_BLOCK"]
 
 #: Largest K of ``fma:K``: a block is summed exactly as an expansion of K + 1 terms.
 MAX_BLOCK = 1024
@@ -220,3 +221,18 @@ class _Names:
 FORMAT_OR_ARITH = _Names("format or arithmetic")
 #: The sweeps' ``deploy`` axis: ``none`` (evaluate in the build format) or a format / arithmetic.
 DEPLOYMENTS = _Names("deployment", none=True)
+
+
+def split_target(fmt) -> tuple:
+    """(storage Format, Arithmetic or None) of a format or arithmetic name: what construction
+    and data generation store values in, and the arithmetic when there is one."""
+    t = resolve(fmt)
+    return (t.storage, t) if isinstance(t, Arithmetic) else (t, None)
+
+
+def require_per_op(what: str, fmt) -> None:
+    """Raise unless ``fmt`` is a per-operation Format (``what``: e.g. 'solver lapack')."""
+    if isinstance(fmt, Arithmetic):
+        raise HarnessError(f"{what} runs per-operation formats only, not the arithmetic {fmt.name}; "
+                           + ("use recurrence (running sums in the accumulator) or exact" if what.startswith("solver")
+                              else "use sequential (or torch) for STORAGE@ACCUM arithmetics"))

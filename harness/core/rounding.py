@@ -268,11 +268,13 @@ def rnd_block(vals, m, F):
     approx = 0.0
     for c in range(k):
         approx += comp[c]
-    r, _ = rnd(approx, F, np.uint64(0))
-    if r != r or abs(r) == np.inf:
+    if approx != approx or abs(approx) == np.inf:  # beyond float64 itself
+        r, _ = rnd(approx, F, np.uint64(0))
         return r
-    if abs(r) == maxf and kind != 0:
-        return r  # saturated or at the top: the boundary tests below would leave the range
+    # the first guess ignores the range (an exact sum just below the overflow threshold can have
+    # an approximation just above it); the range is applied once, to the corrected result
+    unbounded = (0 if kind == 0 else 2, p, emin, np.inf, sr)
+    r, _ = rnd(approx, unbounded, np.uint64(0))
     for _ in range(4):  # one step is ever needed; the bound guards against a loop
         lo, hi = _neighbours(r, p, emin)
         if sr == 0:
