@@ -50,7 +50,9 @@ def test_cond_structured_1e7(benchmark, ratio, big_system):
 
 
 def test_cond_exact_256(benchmark):
-    """Exact rational cond_1 at n = 256 (seconds)."""
+    """Exact rational cond_1 at n = 256. No target: the exact condition number has no cheaper
+    exact reference to time beside it (LAPACK's estimate is not the same figure); recorded for
+    the trend, with the structured closed form's distance from it."""
     from harness.linalg.conditioning import cond_exact, cond_structured
 
     rng = np.random.default_rng(1)
@@ -61,8 +63,13 @@ def test_cond_exact_256(benchmark):
                                 structured_minus_exact=cond_structured(z, b)[0] - ex.log2_cond1)
 
 
-def test_mp_reference_1e6(benchmark):
-    """The certified mpmath recurrence (256 bits) over 10^6 neurons (within a minute)."""
+def test_mp_reference_1e6(benchmark, ratio):
+    """The certified ball-arithmetic reference (256 bits) over 10^6 neurons, and, on the first 10^5,
+    against mpmath's plain recurrence at the same precision (no certificate) in the same run:
+    target 0.75x (certified and still faster; measured 0.36x)."""
+    import time
+
+    from harness.core.exact import solve_mp
     from harness.linalg.reference import reference_solution
 
     rng = np.random.default_rng(2)
@@ -72,10 +79,20 @@ def test_mp_reference_1e6(benchmark):
     ref = benchmark.pedantic(reference_solution, args=(z, b, y), kwargs=dict(max_m=10**6), rounds=1, iterations=1)
     benchmark.extra_info.update(kind=ref.kind, certified=ref.certified, m=ref.m)
     assert ref.m == 10**6 and "uncertified" not in ref.kind
+    m = 10**5
+    t0 = time.perf_counter()
+    reference_solution(z[:m], b[:m], y[:m], max_exact_n=0, max_m=m)
+    ball = time.perf_counter() - t0
+    plain = best_time(lambda: solve_mp(z[:m], b[:m], y[:m], 256), 1)
+    benchmark.extra_info.update(ball_1e5_seconds=ball, ratio_ball_vs_mp_recurrence_1e5=ball / plain,
+                                mp_recurrence_1e5_seconds=plain)
+    assert ball / plain <= 0.75, f"the certified ball reference is {ball / plain:.2f}x mpmath's recurrence (target 0.75x)"
 
 
 def test_analyze_1e5(benchmark):
-    """analyze() end to end at n = 10^5, d = 16 (every metric, default limits)."""
+    """analyze() end to end at n = 10^5, d = 16 (every metric, default limits). No target: it is many
+    stages (conditioning four ways, the reference, the error split, the exact-input comparison) and
+    no single reference stands for the whole; each stage has its own ratio target above."""
     from harness.analysis.metrics import analyze_config
 
     analyze_config(200, 4)  # compile

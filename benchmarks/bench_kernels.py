@@ -6,10 +6,13 @@ projections (the floor any construction pays), numpy matmul, native float32, mpm
 lu_solve. Kernels are compiled before timing; cold-start compile time is measured in a
 fresh process with an empty Numba cache. Accuracy goes into extra_info beside the time.
 
-Targets are assertions on ratios (they fail the benchmark run, not the tests):
-construction + recurrence at 10^7 within 1.5x argsort; recurrence >= 100x faster than
-LAPACK at 10^4; backsub faster than LAPACK at 10^4 with O(n) memory; emulated bfloat16
-within 4x of native float32.
+Targets are assertions on ratios (they fail the benchmark run, not the tests); every
+benchmark has one or says why it cannot: construction + recurrence at 10^7 within 1.5x
+argsort; the recurrence >= 5x / 100x faster than LAPACK at 10^3 / 10^4 and within 2x argsort;
+backsub faster than LAPACK with O(n) memory; the forward passes within 5x / 10x numpy's
+matmul; emulated bfloat16 within 20x true float32 arithmetic (and 4x the float32 cast kernel);
+the exact and mp references within 0.1x mpmath's lu_solve; exact_weights within 1.0x a plain
+mpq recurrence; the float32-accumulating forward pass within 3x numpy's float32 matmul.
 """
 
 import os
@@ -80,19 +83,21 @@ def test_recurrence_vs_lapack(benchmark, ratio, n):
     r = ratio(best_time(lambda: _lapack(z, b, Y)), "lapack")
     ref = _lapack(z, b, Y)
     benchmark.extra_info["max_rel_diff_vs_lapack"] = float(np.max(np.abs(W - ref)) / np.max(np.abs(ref)))
-    if n == 10_000:
-        assert 1 / r >= 100, f"recurrence only {1 / r:.0f}x faster than lapack (target 100x)"
+    target = 100 if n == 10_000 else 5  # the dense cost grows like n^2: the gap widens with n
+    assert 1 / r >= target, f"recurrence only {1 / r:.0f}x faster than lapack (target {target}x)"
 
 
 @pytest.mark.parametrize("n", [10**6, 10**7])
 def test_recurrence_vs_argsort(benchmark, ratio, n):
-    """The recurrence alone against sorting the same n projections (the construction's floor)."""
+    """The recurrence alone against sorting the same n projections (the construction's floor):
+    target within 2x (O(n) against O(n log n); measured 1.1x at 10^6, 0.4x at 10^7)."""
     kernels = _warm()
     z, b, Y = _system(n)
     _, F = _spec("float64")
     benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, F, 0), rounds=3, iterations=1)
     x = np.random.default_rng(1).random(n)
-    ratio(best_time(lambda: np.argsort(x), 2), "argsort")
+    r = ratio(best_time(lambda: np.argsort(x), 2), "argsort")
+    assert r <= 2.0, f"the recurrence is {r:.2f}x argsort (target 2x)"
 
 
 @pytest.mark.parametrize("n", [10_000, 20_000])
@@ -114,12 +119,12 @@ def test_backsub_vs_lapack(benchmark, ratio, n):
     benchmark.extra_info.update(peak_bytes_backsub=back_peak, peak_bytes_lapack=lapack_peak,
                                 max_rel_diff_vs_lapack=float(np.max(np.abs(W - ref)) / np.max(np.abs(ref))))
     assert back_peak < 64 * n * 8, "backsub should need O(n) memory"
-    if n == 10_000:
-        assert r < 1.0, f"backsub is {r:.2f}x lapack's time (target: faster)"
+    assert r < 1.0, f"backsub is {r:.2f}x lapack's time (target: faster)"
 
 
 def test_backsub_1e5(benchmark):
-    """backsub alone at n = 10^5 (a dense M would need 80 GB)."""
+    """backsub alone at n = 10^5. No target: no reference runs at this size (LAPACK's dense M would
+    need 80 GB); recorded for the trend, beside the ratio targets at 10^4 and 2*10^4 above."""
     kernels = _warm()
     z, b, Y = _system(10**5)
     _, F = _spec("float64")
@@ -128,7 +133,8 @@ def test_backsub_1e5(benchmark):
 
 @pytest.mark.parametrize("evaluator", ["sequential", "compensated"])
 def test_evaluators_vs_numpy_matmul(benchmark, ratio, evaluator):
-    """Forward passes of 2,000 points through 20,000 neurons against numpy's dense matmul."""
+    """Forward passes of 2,000 points through 20,000 neurons against numpy's dense matmul: targets
+    5x (sequential, one rounding per op) and 10x (compensated, four more ops per term)."""
     import harness
 
     rng = np.random.default_rng(3)
@@ -138,24 +144,64 @@ def test_evaluators_vs_numpy_matmul(benchmark, ratio, evaluator):
     pts = X[:2000]
     net.forward(pts[:10], evaluator=evaluator)
     out = benchmark.pedantic(net.forward, args=(pts,), kwargs=dict(evaluator=evaluator), rounds=2, iterations=1)
-    ratio(best_time(lambda: net.forward(pts, evaluator="dense"), 2), "numpy_matmul")
+    r = ratio(best_time(lambda: net.forward(pts, evaluator="dense"), 2), "numpy_matmul")
     benchmark.extra_info["max_abs_error"] = float(np.max(np.abs(np.asarray(out, float) - y[:2000])))
+    target = 5.0 if evaluator == "sequential" else 10.0
+    assert r <= target, f"{evaluator} is {r:.2f}x numpy's matmul (target {target}x)"
+
+
+def _native_float32_recurrence():
+    """The recurrence in true float32 arithmetic: float32 arrays and float32 scalars in a Numba loop
+    (the CPU's single-precision adds, multiplies and divides; no float64 anywhere, no casts)."""
+    from numba import njit
+
+    @njit(cache=False)
+    def rec(z, b, y):
+        n = z.shape[0]
+        w = np.empty(n, dtype=np.float32)
+        S = np.float32(0.0)
+        T = np.float32(0.0)
+        for i in range(n):
+            num = (y[i] - z[i] * S) + T
+            wi = num / (z[i] - b[i])
+            w[i] = wi
+            S = S + wi
+            T = T + wi * b[i]
+        return w
+
+    return rec
 
 
 def test_emulated_bfloat16_vs_native_float32(benchmark, ratio):
-    """The recurrence with per-op bfloat16 rounding against float32's hardware cast: target within 4x."""
+    """The recurrence with per-op bfloat16 rounding against the same recurrence in true float32
+    arithmetic (float32 arrays, the CPU's float32 operations), which also equals the harness's
+    float32 kernel bit for bit (the emulation claim of harness.core.rounding). Targets: 20x native
+    float32 (each emulated operation is a float64 operation plus frexp, two ldexp and a rint:
+    measured 9-15x across runs here), and 4x the harness's own float32 kernel (the cost of a generic rounding
+    over a hardware cast, both emulated the same way)."""
     kernels = _warm()
     z, b, Y = _system(10**6)
+    # the float32 reference needs a float32 system: integer points and half-integer knots are exact
+    z32 = np.arange(1, 10**6 + 1, dtype=np.float32)
+    b32 = z32 - np.float32(0.5)
+    y32 = Y[:, 0].astype(np.float32)
+    native = _native_float32_recurrence()
+    native(z32[:10], b32[:10], y32[:10])  # compile
     _, Fb = _spec("bfloat16")
     _, F32 = _spec("float32")
+    emulated32 = kernels.solve_recurrence(z32.astype(np.float64), b32.astype(np.float64), Y, F32, 0)[:, 0]
+    assert np.array_equal(emulated32.astype(np.float32).view(np.uint32), native(z32, b32, y32).view(np.uint32))
     benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, Fb, 0), rounds=3, iterations=1)
-    r = ratio(best_time(lambda: kernels.solve_recurrence(z, b, Y, F32, 0)), "float32")
-    assert r <= 4.0, f"emulated bfloat16 is {r:.2f}x native float32 (target 4x)"
+    r = ratio(best_time(lambda: native(z32, b32, y32)), "native_float32")
+    r_cast = ratio(best_time(lambda: kernels.solve_recurrence(z, b, Y, F32, 0)), "float32_cast_kernel")
+    assert r <= 20.0, f"emulated bfloat16 is {r:.2f}x native float32 (target 20x)"
+    assert r_cast <= 4.0, f"emulated bfloat16 is {r_cast:.2f}x the float32 cast kernel (target 4x)"
 
 
 @pytest.mark.parametrize("method", ["mp_recurrence", "exact_rational"])
 def test_references_vs_mpmath_lu_solve(benchmark, ratio, method):
-    """The mp recurrence (O(n)) and the exact rational solve against mpmath's dense lu_solve, n = 120."""
+    """The mp recurrence (O(n)) and the exact rational solve against mpmath's dense lu_solve, n = 120:
+    target 0.1x for both (O(n) and O(n^2)-bit work against O(n^3) mpf operations)."""
     import mpmath
 
     from harness.core.exact import solve_exact, solve_mp
@@ -172,11 +218,14 @@ def test_references_vs_mpmath_lu_solve(benchmark, ratio, method):
             A = mpmath.matrix(np.maximum(z[:, None] - b[None, :], 0).tolist())
             return mpmath.lu_solve(A, mpmath.matrix(y.tolist()))
 
-    ratio(best_time(lu, 1), "mpmath_lu_solve")
+    r = ratio(best_time(lu, 1), "mpmath_lu_solve")
+    assert r <= 0.1, f"{method} is {r:.3f}x mpmath's lu_solve (target 0.1x)"
 
 
 def test_cold_start_compile_time(benchmark):
-    """First call of the recurrence kernel in a fresh process with an empty Numba cache."""
+    """First call of the recurrence kernel in a fresh process with an empty Numba cache. No target:
+    an absolute compile time with nothing to time beside it in the same run (every reference
+    would share, or not share, the cold cache); recorded for the trend."""
     code = ("import time, numpy as np; t=time.perf_counter(); from harness.core import kernels; "
             "from harness.core.formats import get_format; F=get_format('float64').kernel_spec(); "
             "z=np.arange(4.0); b=z-0.5; Y=np.ones((4,1)); kernels.solve_recurrence(z,b,Y,F,0); "
@@ -224,3 +273,37 @@ def test_float32_accumulating_forward_vs_numpy_float32_matmul(benchmark, ratio):
 
     r = ratio(best_time(numpy_f32, 2), "numpy_float32_matmul")
     assert r <= 3.0, f"the float32-accumulating emulation is {r:.2f}x numpy's float32 matmul (target 3x)"
+
+
+def test_exact_weights_vs_plain_mpq_recurrence(benchmark, ratio):
+    """harness.exact_weights at n = 3000 (midpoint knots) against the plain gmpy2 mpq recurrence
+    ``w = (y - z S + T) / (z - b)`` on the same system, timed in the same run: target <= 1.0x
+    (exact arithmetic at C speed end to end; the integer-scaled recurrence with one reduction
+    per weight)."""
+    import gmpy2
+
+    import harness
+    from harness.build.problems import make_problem
+
+    X, y = make_problem(3000, 16, seed=0)
+    net = harness.construct(X, y)
+    z = np.asarray(net.z).tolist()
+    b = np.asarray(net.b).tolist()
+    yo = np.asarray(y)[np.asarray(net.order)].tolist()
+
+    def plain():
+        Q = gmpy2.mpq
+        zq, bq, yq = [Q(v) for v in z], [Q(v) for v in b], [Q(v) for v in yo]
+        S, T, ws = Q(0), Q(0), []
+        for i in range(len(zq)):
+            w = (yq[i] - zq[i] * S + T) / (zq[i] - bq[i])
+            ws.append(w)
+            S += w
+            T += w * bq[i]
+        return ws
+
+    got = benchmark.pedantic(harness.exact_weights, args=(net, y), rounds=1, iterations=1)
+    ref_t = best_time(plain, 1)
+    assert got[-1] == plain()[-1]
+    r = ratio(ref_t, "plain_mpq_recurrence")
+    assert r <= 1.0, f"exact_weights is {r:.2f}x the plain mpq recurrence (target 1.0x)"

@@ -17,7 +17,8 @@ __all__ = [
     "exact_weights", "hp_weights", "fit", "FitReport", "seed_example", "get_format", "FORMATS",
     "DIRECTIONS", "BIASES", "SOLVERS", "EVALUATORS", "DATA", "LABELS", "CRITERIA",
     "analyze", "analyze_config", "Analysis", "growth_scan", "condition", "Conditioning",
-    "failure_point", "FailureConfig", "FailurePoint", "bits_needed", "BitsNeeded",
+    "failure_point", "FailureConfig", "FailurePoint", "bits_needed", "BitsNeeded", "label_radius", "LabelRadius",
+    "locality", "Locality",
 ]
 
 _LAZY = {
@@ -30,6 +31,8 @@ _LAZY = {
     "growth_scan": "analysis.metrics", "condition": "linalg.conditioning", "Conditioning": "linalg.conditioning",
     "failure_point": "analysis.failure", "FailureConfig": "analysis.failure", "FailurePoint": "analysis.failure",
     "bits_needed": "analysis.precision", "BitsNeeded": "analysis.precision",
+    "label_radius": "analysis.locality", "LabelRadius": "analysis.locality", "locality": "analysis.locality",
+    "Locality": "analysis.locality",
 }
 
 

@@ -217,6 +217,30 @@ def cmd_crosscheck(args) -> int:
     return 0
 
 
+def cmd_locality(args) -> int:
+    from .analysis.locality import locality
+    from .core.jsonio import to_json
+    from .report.render import locality_text
+
+    loc = locality(args.data, args.n, args.d, labels=_names(args.labels), holdout=args.holdout, fmt=args.fmt,
+                   bias=args.bias, direction=args.direction, metric=args.metric, encoding=args.encoding,
+                   seed=args.seed, seeds=args.seeds, draws=args.draws, progress=_progress(args)).to_dict()
+    if args.out:
+        from pathlib import Path
+
+        try:
+            Path(args.out).write_text(to_json(loc) + "\n")
+        except OSError as exc:
+            raise HarnessError(f"--out {args.out}: {exc.strerror or exc}") from None
+    if args.json:
+        for r in loc["runs"]:  # the per-point arrays are for --out (the report's charts)
+            r.pop("radii"), r.pop("nn_all")
+        print(to_json(loc))
+        return 0
+    print(locality_text(loc))
+    return 0
+
+
 def cmd_precision(args) -> int:
     from .analysis.precision import bits_needed
     from .core.jsonio import to_json
@@ -267,7 +291,8 @@ def cmd_fit(args) -> int:
     where = f"{r.eval_points} sampled points" if r.eval_sampled else f"all {r.eval_points} points"
     own = r.arith or r.fmt
     print(f"  fit          max |f(x) - y| = {_g(r.fit_max_error)} in {own} ({r.evaluator}, {where}); "
-          f"labels reproduced: {100 * r.fit_fraction:.2f}% ({r.label_kind})")
+          f"labels reproduced: {100 * r.fit_fraction:.2f}% ({r.label_kind}"
+          + (f": within {_g(r.real_rtol)} x max(1, |y|)" if r.label_kind == "real" else "") + ")")
     if r.deploy:
         print(f"  deployed     max |f(x) - y| = {_g(r.deploy_max_error)} in {r.deploy} ({r.deploy_evaluator}, "
               f"same points); labels reproduced: {100 * r.deploy_fraction:.2f}%")
@@ -368,7 +393,7 @@ def cmd_report(args) -> int:
 
     progress = _progress(args)
     index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress,
-                         crosschecks=args.crosscheck)
+                         crosschecks=args.crosscheck, localities=args.locality)
     print(index)
     return 0
 
@@ -384,19 +409,21 @@ def cmd_nightly(args) -> int:
     if baseline is not None and not Path(baseline).exists():
         raise HarnessError(f"no baseline at {baseline}; create one with 'harness baseline update RUN "
                            f"--to {baseline}' (or pass --baseline none)")
-    run, index, changes, bench_code = run_nightly(args.config, results=args.results, reports=args.reports,
-                                                  baseline=baseline, bench=not args.no_bench,
-                                                  bench_dir=args.bench_dir, quiet=args.quiet, workers=args.workers,
-                                                  crosscheck=not args.no_crosscheck)
+    run, index, changes, bench_code, slow_code = run_nightly(
+        args.config, results=args.results, reports=args.reports, baseline=baseline, bench=not args.no_bench,
+        bench_dir=args.bench_dir, quiet=args.quiet, workers=args.workers, crosscheck=not args.no_crosscheck,
+        locality=not args.no_locality, slow=not args.no_slow)
     print(f"run     {run}")
     print(f"report  {index}  (and {Path(args.reports) / 'latest' / 'index.html'})")
     if bench_code not in (None, 0):
         print(f"benchmarks: some targets were missed (pytest exit {bench_code}); see the benchmark output above")
+    if slow_code not in (None, 0):
+        print(f"slow acceptance tests FAILED (pytest exit {slow_code}); see their output above")
     if changes is None:
         print("no baseline: nothing compared")
-        return 0
+        return 1 if slow_code not in (None, 0) else 0
     print(summarize(changes))
-    return 1 if any(c.verdict == "regression" for c in changes) else 0
+    return 1 if any(c.verdict == "regression" for c in changes) or slow_code not in (None, 0) else 0
 
 
 def cmd_gate(args) -> int:
@@ -453,7 +480,7 @@ def _data_args(p, n_default, d_default):
 
 
 def _strategy_args(p, with_fmt=True, fmt_help="working format (default float64)", fmt_default="float64"):
-    p.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K (default gaussian)")
+    p.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K | maximin:K (default gaussian)")
     p.add_argument("--bias", default="midpoint", help="midpoint | left | fraction:THETA | random (default midpoint)")
     if with_fmt:
         p.add_argument("--fmt", default=fmt_default, help=fmt_help)
@@ -501,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--input", metavar="FILE", help=".npy/.npz/.csv file instead of generated data "
                                                    "(.npy/.csv: labels in the last column; .npz: arrays X, y)")
     f.add_argument("--labels-file", metavar="FILE", help="with a .npy --input: labels in their own .npy")
-    f.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K (default gaussian)")
+    f.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K | maximin:K (default gaussian)")
     f.add_argument("--bias", default="midpoint", help="midpoint | left | fraction:THETA | random (default midpoint)")
     f.add_argument("--fmt", default="float64", help="working format (default float64)")
     f.add_argument("--solver", default="recurrence", help="recurrence | backsub | lapack | exact")
@@ -580,6 +607,33 @@ def build_parser() -> argparse.ArgumentParser:
     _output_args(cc)
     cc.set_defaults(func=cmd_crosscheck)
 
+    lo = sub.add_parser("locality", help="how far from each training point the memorized label survives (exact)",
+                        description="Fit the training part of a data set with true and with randomized labels and "
+                                    "measure, exactly, each training point's label radius (its label-keeping slab "
+                                    "orthogonal to a), beside the distances to the nearest training point and to "
+                                    "the nearest of another label, the share of random perturbations of each size "
+                                    "that keep the label, and the held-out accuracy: the paper's randomization "
+                                    "test, done exactly.")
+    lo.add_argument("--data", default="digits", help="digits | patches | cifar10:PATH | a generator (default digits; "
+                                                     "generated data: 'true' labels are a random hyperplane's side)")
+    lo.add_argument("--n", type=int, default=None, help="points (default: every distinct point of a real set; "
+                                                        "1000 generated)")
+    lo.add_argument("--d", type=int, default=16, help="dimension of generated data (default 16)")
+    lo.add_argument("--labels", default="true,randomized", help="true, randomized or both (default both)")
+    lo.add_argument("--holdout", type=float, default=0.2, help="held-out share, seeded (default 0.2)")
+    lo.add_argument("--fmt", default="float64", help="working format (default float64)")
+    lo.add_argument("--bias", default="midpoint", help="bias strategy (default midpoint)")
+    lo.add_argument("--direction", default="gaussian", help="gaussian | best-of:K | maximin:K | ones (default gaussian)")
+    lo.add_argument("--metric", default="l2", help="perturbation norm: l1 | l2 | linf (default l2)")
+    lo.add_argument("--encoding", default="class", choices=("class", "onehot"),
+                    help="class: one output, the nearest class; onehot: one output per class, the argmax")
+    lo.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    lo.add_argument("--seeds", type=int, default=1, help="seeds (splits, directions, data): medians with intervals")
+    lo.add_argument("--draws", type=int, default=256, help="random directions per perturbation size (default 256)")
+    lo.add_argument("--out", metavar="FILE", help="also write the full JSON (with every radius) for 'harness report'")
+    _output_args(lo)
+    lo.set_defaults(func=cmd_locality)
+
     pr = sub.add_parser("precision", help="fewest significand bits with which the construction fits n points",
                         description="For each n, the least precision p (bits) at which every failure criterion "
                                     "passes, per seed: the Numba kernels in a generic p-bit format for p <= 25, "
@@ -629,6 +683,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--crosscheck", nargs="+", metavar="JSON", default=None,
                     help="crosscheck JSON file(s) ('harness crosscheck --out', reports/reference/) for the "
                          "Emulation vs framework page")
+    rp.add_argument("--locality", nargs="+", metavar="JSON", default=None,
+                    help="'harness locality --out' JSON file(s) for the Locality page")
     rp.add_argument("--quiet", action="store_true", help="no progress messages")
     rp.set_defaults(func=cmd_report)
 
@@ -644,6 +700,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the baseline digest (default reports/baseline/<sweep>.json; 'none': no comparison)")
     ng.add_argument("--no-bench", action="store_true", help="skip the benchmarks")
     ng.add_argument("--no-crosscheck", action="store_true", help="skip the framework crosscheck (PyTorch)")
+    ng.add_argument("--no-locality", action="store_true", help="skip the locality runs (the Locality page)")
+    ng.add_argument("--no-slow", action="store_true", help="skip the slow acceptance tests (pytest -m slow on "
+                                                           "tests/: the float64 failure point, ~3 min)")
     ng.add_argument("--bench-dir", default="benchmarks", help="the benchmark folder (default benchmarks/, "
                                                               "relative to the current folder: run from a checkout)")
     ng.add_argument("--workers", type=int, default=None, help="local worker processes (default: the cores)")

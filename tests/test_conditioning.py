@@ -227,33 +227,88 @@ def test_condition_record_runs_each_method_within_limits():
 LADDER = [2**k for k in range(10, 15)]  # 1024 .. 16384
 
 
+def _toeplitz(n, theta):
+    """z_i = i, b_i = i - 1 + theta (first offset 1 - theta): M_ij = i - j + 1 - theta, Toeplitz."""
+    z = np.arange(1, n + 1, dtype=np.float64)
+    return z, z - 1 + theta
+
+
 def _equispaced_log2_cond1(n, theta):
-    z = np.arange(n, dtype=np.float64)
-    b = np.concatenate([[-1.0], z[:-1] + theta])  # first offset = the gap, as the default
+    z, b = _toeplitz(n, theta)
     return cond_structured(z, b)[0]
+
+
+def _closed_form(n, theta):
+    """cond_1 of the Toeplitz system, derived in tests/test_laws.py (_closed_form): ||M||_1 =
+    n(n-1)/2 + n(1-theta); ||M^-1||_1 the first column's coefficient sum of
+    (1-x)^2 / ((1-theta)(1 + r x)), r = theta/(1-theta). Exact rationals."""
+    from fractions import Fraction
+
+    th = Fraction(theta)
+    r = th / (1 - th)
+    norm = Fraction(n * (n - 1), 2) + n * (1 - th)
+    if r == 0:
+        inv = Fraction(4) if n >= 3 else sum([Fraction(1), Fraction(2)][:n])
+    else:  # 1 + (2 + r) + (1 + r)^2 sum_{k=0}^{n-3} r^k
+        geo = (1 - r ** (n - 2)) / (1 - r) if r != 1 else Fraction(n - 2)
+        inv = 1 + (2 + r) + (1 + r) ** 2 * geo
+    return norm * inv / (1 - th)
+
+
+def _structured_tolerance(n):
+    """cond_structured's documented accuracy: relative gamma_K, K = structured_roundings(n) + 2
+    (the two norms), as a bound on |log2 error|."""
+    from harness.linalg.operators import structured_roundings
+
+    K = structured_roundings(n) + 2
+    g = K * 2.0 ** -53 / (1 - K * 2.0 ** -53)
+    return -math.log2(1 - g)
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.25, 0.5])
 def test_equispaced_power_laws_with_constants(theta):
-    """MATH.md §4 on equispaced projections: cond_1 ~ 2n^2/(1-2 theta) (theta < 1/2), 4n^3 at
-    1/2. Two claims: (1) log2(cond/law) -> 0 like 1/n: |dev| <= 2/n (observed ~1.44/n);
-    (2) the fitted exponent equals the law's within its 95% CI widened by the largest
-    slope change such deviations can cause, 2 max|dev| / (log2 n_max - log2 n_min)."""
+    """MATH.md §4 on equispaced projections, every constant derived rather than observed:
+    (1) the O(n) closed form of the harness equals the exact cond_1 (derived in closed form) to
+    its documented accuracy, at n up to 16,384; (2) the law's constant and exponent are the
+    limit: log2(cond / law) is exactly the derived correction (theta = 0: log2(1 + 1/n);
+    1/4: log2((1 + 1/(2n))(1 - (4/9) 3^-(n-2))); 1/2: log2(1 - 1/n)), to float64 rounding of the
+    logs; (3) the fitted exponent equals the law's within its 95% CI widened by the largest slope
+    change the derived corrections can cause, 2 max|dev| / (log2 n_max - log2 n_min)."""
+    from fractions import Fraction
+
+    from harness.core.exact import log2_fraction
+
     law = cond_law(theta)
+    exact = [log2_fraction(_closed_form(n, Fraction(theta))) for n in LADDER]
     meas = [_equispaced_log2_cond1(n, theta) for n in LADDER]
-    dev = [m - law.log2_cond1(n) for m, n in zip(meas, LADDER)]
+    for n, e, m in zip(LADDER, exact, meas):
+        assert abs(m - e) <= _structured_tolerance(n) + 8 * 2.0 ** -52 * abs(e), (n, m, e)
+    derived = {0.0: lambda n: math.log2(1 + 1 / n),
+               0.25: lambda n: math.log2((1 + 1 / (2 * n)) * (1 - (4 / 9) * 3.0 ** -(n - 2))),
+               0.5: lambda n: math.log2(1 - 1 / n)}[theta]
+    dev = [e - law.log2_cond1(n) for e, n in zip(exact, LADDER)]
     for n, d in zip(LADDER, dev):
-        assert abs(d) <= 2.0 / n, f"n = {n}: log2 cond/law = {d}"
+        assert abs(d - derived(n)) <= 16 * 2.0 ** -52 * law.log2_cond1(n), (n, d, derived(n))
     fit = fit_power(LADDER, meas)
-    bias = 2 * max(abs(d) for d in dev) / (math.log2(LADDER[-1]) - math.log2(LADDER[0]))
+    bias = 2 * max(abs(derived(n)) for n in LADDER) / (math.log2(LADDER[-1]) - math.log2(LADDER[0]))
     assert fit.lo - bias <= law.exponent <= fit.hi + bias, (fit, law.exponent, bias)
 
 
 def test_equispaced_geometric_law_rate():
-    """theta = 3/4: cond_1 = Theta(n^2 r^n), r = 3. The slope of log2(cond_1 / n^2) on n is
-    log2 3 up to O(1/n^2) changes of the constant, checked as for the power laws."""
+    """theta = 3/4: cond_1 = Theta(n^2 r^n), r = 3. With the derived closed form,
+    log2(cond / n^2) = n log2 3 + log2(16/9) + dev(n), dev(n) = log2((1 - 1/(2n))(1 - 3^(2-n)/4));
+    the fitted slope equals log2 3 within its CI widened by the largest change dev can cause."""
+    from fractions import Fraction
+
+    from harness.core.exact import log2_fraction
+
     ns = [32, 64, 96, 128, 192, 256]
+    for n in ns:
+        e = log2_fraction(_closed_form(n, Fraction(3, 4)))
+        assert abs(_equispaced_log2_cond1(n, 0.75) - e) <= _structured_tolerance(n) + 8 * 2.0 ** -52 * e
+        dev = math.log2((1 - 1 / (2 * n)) * (1 - 3.0 ** (2 - n) / 4))
+        assert abs(e - 2 * math.log2(n) - n * math.log2(3) - math.log2(16 / 9) - dev) <= 16 * 2.0 ** -52 * e
     meas = [_equispaced_log2_cond1(n, 0.75) - 2 * math.log2(n) for n in ns]
     fit = fit_rate(ns, meas)
-    assert abs(fit.slope - math.log2(3)) <= 1e-3 + (fit.hi - fit.lo), fit
-    assert fit.rate == pytest.approx(3.0, rel=1e-3)
+    bias = 2 * max(abs(math.log2(1 - 1 / (2 * n))) for n in ns) / (ns[-1] - ns[0])
+    assert fit.lo - bias <= math.log2(cond_law(0.75).rate) <= fit.hi + bias, fit  # the law's rate

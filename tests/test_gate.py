@@ -55,6 +55,25 @@ def test_a_run_matches_its_own_digest(good):
     assert changes and all(c.verdict == "same" for c in changes)
 
 
+def test_rows_that_did_not_complete_never_read_as_better(good):
+    """Every float32 row from n = 64 on became an error (or a timeout): the float32 series can
+    no longer be judged past n = 16, which must be a regression (never 'no longer fails' nor an
+    improvement), named with the status, and the row counts per status are tracked too."""
+    for status in ("error", "timeout"):
+        bad = good.copy()
+        mask = (bad["fmt"] == "float32") & (bad["n"] >= 64)
+        bad.loc[mask, "status"] = status
+        bad.loc[mask, "failure"] = ""
+        changes = compare_digests(digest(bad), digest(good))
+        fp = [c for c in changes if c.kind == "failure point" and "fmt=float32" in c.what]
+        assert fp and all(c.verdict == "regression" and c.current == "unknown" and status in c.reason for c in fp)
+        assert not any(c.verdict == "improvement" for c in changes)
+        rows = [c for c in changes if c.kind == "rows" and c.what == f"status={status}"]
+        assert rows and rows[0].verdict == "regression"
+        # float64 rows are untouched: judged as before
+        assert all(c.verdict == "same" for c in changes if c.kind == "failure point" and "fmt=float64" in c.what)
+
+
 def test_degraded_kernel_injected_through_the_registry_fails_the_gate(spec, good):
     """The float64 recurrence replaced by a float32 one: bits lost in float64 grow by ~29, the
     exact-reference figures change and float64 starts failing; the summary names each."""
@@ -115,7 +134,7 @@ def test_nightly_command_writes_reports_history_and_gates(tmp_path):
     def nightly(*extra):
         return subprocess.run([sys.executable, "-m", "harness", "nightly", "--config", str(cfg), "--no-bench",
                                "--results", str(tmp_path / "results"), "--reports", str(tmp_path / "reports"),
-                               "--quiet", *extra], capture_output=True, text=True)
+                               "--quiet", "--no-locality", "--no-slow", *extra], capture_output=True, text=True)
 
     r = nightly("--baseline", "none")
     assert r.returncode == 0, r.stderr

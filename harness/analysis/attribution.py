@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..core.exact import apply_exact, round_fraction, to_float
+from ..core.exact import Q, apply_exact, round_fraction, to_float, to_q
 from ..core.formats import get_format
 
 __all__ = ["SolveError", "EvalError", "solve_error", "eval_errors", "weight_errors"]
@@ -101,14 +101,14 @@ def weight_errors(W_hat, ref, fmt) -> tuple:
                 diffs.append(None)
                 comps.append(math.inf)
                 continue
-            dq = abs(Fraction(W[i, c]) - wref[i])
+            dq = abs(to_q(W[i, c]) - wref[i])
             diffs.append(dq)
             comps.append(to_float(dq / abs(wref[i])) if wref[i] != 0 else (0.0 if dq == 0 else math.inf))
-    top = max(mags, default=Fraction(0))
+    top = max(mags, default=Q(0))
     if any(d is None for d in diffs):
         norm_rel = math.inf
     else:
-        dmax = max(diffs, default=Fraction(0))
+        dmax = max(diffs, default=Q(0))
         norm_rel = to_float(dmax / top) if top else (0.0 if dmax == 0 else math.inf)
     return norm_rel, max(comps, default=0.0), herb, top
 
@@ -147,14 +147,14 @@ def solve_error(z, b, W_hat, Y, Y_fmt, fmt, solver: str, rounding: str, ref, ari
         omega_f = backward_norm = resid = bound_bw = bound_ap = inf
     else:
         # exact residual r = y - M w_hat and |M| |w_hat|, column by column
-        omega, omega_inf, r_top = Fraction(0), False, Fraction(0)
+        omega, omega_inf, r_top = Q(0), False, Q(0)
         Maw_up = []
         for c in range(k):
             Mw = apply_exact(zm, bm, W[:, c])
             Maw = apply_exact(zm, bm, np.abs(W[:, c]))
             Maw_up.append(np.array([round_up(v) for v in Maw]))
             for i in range(m):
-                yq = Fraction(Ym[i, c])
+                yq = to_q(Ym[i, c])
                 r = abs(yq - Mw[i])
                 r_top = max(r_top, r)
                 if r:
@@ -217,7 +217,7 @@ def eval_errors(net, X, Y, ref, positions, sampled: bool, evaluators, kind: str)
             solve_only = math.inf
             continue
         Mw = apply_exact(zm, bm, W[:m, c])
-        vals = [to_float(abs(Fraction(Yn[j, c]) - Mw[p])) for j, p in enumerate(positions)]
+        vals = [to_float(abs(to_q(Yn[j, c]) - Mw[p])) for j, p in enumerate(positions)]
         solve_only = max(solve_only, max(vals, default=0.0))
     out = []
     for name in evaluators:

@@ -9,8 +9,8 @@ collision   distinct points became indistinguishable in the format (projections 
             labels): the construction is impossible
 overflow    a projection, knot, weight or output is not finite in the format
 misfit      the share of evaluated training labels reproduced (nearest class for class
-            labels, within 1% for real ones) fell below ``fit_threshold`` (default 1: any
-            missed label). Above n^2 = 10^8 the evaluated points are a seeded sample plus
+            labels, within max(1%, 2u) for real ones: outcome.real_label_rtol) fell below
+            ``fit_threshold`` (default 1: any missed label). Above n^2 = 10^8 the evaluated points are a seeded sample plus
             the neighbours of the smallest gaps, so a rare miss can go unseen: the
             failure point is then an upper estimate
 ==========  ===========================================================================
@@ -29,9 +29,12 @@ fail (:func:`rate_fails`), a trial failing when any configured criterion fires
 (:func:`first_failure`); the per-seed "first failing n" of a sweep's failure table is a
 different figure and is named so (``first_fail_*``).
 
-Seed s of a search uses the same seed at every n, and the generators draw points in
-sequence, so the data at a smaller n are a prefix of the data at a larger one: each
-seed sees one growing data set. Everything is deterministic given the config's seed.
+Seed s of a search uses the same seed at every n. Every data source but those in
+:data:`harness.build.data.NOT_PREFIX` draws its points so that the data at a smaller n
+are a prefix of the data at a larger one (tests/test_data.py checks it): each seed sees one
+growing data set. ``equispaced`` is not (its spacing and shuffle depend on n): each n is a
+data set of its own, and the search then assumes only that the failure rate rises with n.
+Everything is deterministic given the config's seed.
 """
 
 from __future__ import annotations
@@ -312,9 +315,9 @@ def failure_point(fmt, config: FailureConfig | None = None, progress=None, **ove
 
     Examples
     --------
-    >>> fp = failure_point("bfloat16", seeds=2, n_max=64, d=4)   # doctest: +SKIP
-    >>> fp.n_fail, fp.cause                                       # doctest: +SKIP
-    (16, 'misfit')
+    >>> fp = failure_point("bfloat16", seeds=2, n_max=64, d=4)
+    >>> fp.n_fail, fp.cause
+    (8, 'misfit')
     """
     from ..core.arith import resolve
 

@@ -63,6 +63,7 @@ class FitReport:
     deploy_max_error: float = float("nan")
     deploy_fraction: float = float("nan")
     time_deploy: float = 0.0
+    real_rtol: float = 0.01       # real labels: |f - y| <= real_rtol * max(1, |y|) (outcome.real_label_rtol)
     schema_version: int = 2
 
     def to_dict(self) -> dict:
@@ -151,5 +152,6 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
         deploy=deploy_name, deploy_evaluator=deploy_evaluator if dep is not None else "",
         deploy_max_error=dep.max_error if dep is not None else float("nan"),
         deploy_fraction=dep.fraction if dep is not None else float("nan"), time_deploy=t_deploy,
+        real_rtol=ev.rtol,
     )
     return net, report

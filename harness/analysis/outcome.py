@@ -7,17 +7,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["REAL_LABEL_RTOL", "reproduced", "TrainingEval", "evaluate_training"]
+__all__ = ["REAL_LABEL_RTOL", "real_label_rtol", "reproduced", "TrainingEval", "evaluate_training"]
 
-#: A real label counts as reproduced when |f - y| <= REAL_LABEL_RTOL * max(1, |y|):
-#: 1% of the label scale, coarse enough for bfloat16 (u = 2^-8 ~ 0.4%) to pass when
-#: the solve is sound, fine enough that a cancelled forward pass fails.
+#: A real label counts as reproduced when |f - y| <= rtol * max(1, |y|), with rtol at least
+#: REAL_LABEL_RTOL: 1% of the label scale, coarse enough for bfloat16 (u = 2^-8 ~ 0.4%) to pass
+#: when the solve is sound, fine enough that a cancelled forward pass fails.
 REAL_LABEL_RTOL = 1e-2
 
 
-def reproduced(out: np.ndarray, y: np.ndarray, kind: str) -> np.ndarray:
+def real_label_rtol(fmt) -> float:
+    """The real-label tolerance in a format (or arithmetic: its output storage): the larger of
+    REAL_LABEL_RTOL and 2u. The label itself is stored rounded (relative error up to u) and the
+    output is rounded once more, so no network in the format can be held closer than 2u;
+    below 2u = 1% (p >= 8 bits: bfloat16 and wider) it is REAL_LABEL_RTOL, for float8 2^-3
+    (e4m3) and 2^-2 (e5m2)."""
+    from ..core.arith import Arithmetic, resolve
+
+    target = resolve(fmt)
+    out = target.layers[-1].storage if isinstance(target, Arithmetic) else target
+    return max(REAL_LABEL_RTOL, 2 * out.u)
+
+
+def reproduced(out: np.ndarray, y: np.ndarray, kind: str, rtol: float = REAL_LABEL_RTOL) -> np.ndarray:
     """Boolean per point: nearest class (one-hot: argmax; 0/1 and integers: nearest
-    integer) equals the label, or, for real labels, within REAL_LABEL_RTOL."""
+    integer) equals the label, or, for real labels, within ``rtol`` (see :func:`real_label_rtol`)."""
     out = np.asarray(out, np.float64)
     y = np.asarray(y, np.float64)
     with np.errstate(invalid="ignore"):
@@ -28,7 +41,7 @@ def reproduced(out: np.ndarray, y: np.ndarray, kind: str) -> np.ndarray:
         if kind in ("binary", "integer"):
             ok = np.abs(out - y) < 0.5
         else:
-            ok = np.abs(out - y) <= REAL_LABEL_RTOL * np.maximum(1.0, np.abs(y))
+            ok = np.abs(out - y) <= rtol * np.maximum(1.0, np.abs(y))
         return ok if ok.ndim == 1 else np.all(ok, axis=1)
 
 
@@ -52,6 +65,7 @@ class TrainingEval:
     fraction: float            # share of labels reproduced
     finite: bool               # every output finite
     label_kind: str
+    rtol: float = REAL_LABEL_RTOL  # the real-label tolerance used (real labels only)
 
     @property
     def points(self) -> int:
@@ -60,19 +74,22 @@ class TrainingEval:
 
 def evaluate_training(net, X, y, *, evaluator: str = "sequential", budget: int | None = None,
                       positions=None, sampled: bool = False, limit: int | None = None,
-                      kind: str | None = None, **forward) -> TrainingEval:
+                      kind: str | None = None, rtol: float | None = None, **forward) -> TrainingEval:
     """Run ``net`` at its training points and judge the labels (see :class:`TrainingEval`).
 
     X, y are the caller's inputs and labels (original row order, ``net.n_input`` rows).
     ``positions`` (neuron order) overrides the choice of points; otherwise
     ``eval_positions(net.z, net.seed, budget, limit)`` picks them. ``forward`` goes to
-    :meth:`Network.forward` (``fmt``, ``rounding``, ...).
+    :meth:`Network.forward` (``fmt``, ``rounding``, ...). ``rtol`` is the real-label
+    tolerance (default: :func:`real_label_rtol` of the format the outputs are computed in).
     """
     from ..build.data import label_kind
     from ..build.sampling import EVAL_BUDGET, eval_positions
 
     Y = np.asarray(y, np.float64).reshape(net.n_input, -1)
     kind = kind or label_kind(Y)
+    if rtol is None:
+        rtol = real_label_rtol(forward.get("fmt") or net.arith or net.fmt)
     if positions is None:
         positions, sampled = eval_positions(net.z, net.seed, budget=EVAL_BUDGET if budget is None else budget,
                                             limit=limit)
@@ -87,6 +104,6 @@ def evaluate_training(net, X, y, *, evaluator: str = "sequential", budget: int |
     return TrainingEval(
         evaluator=evaluator, positions=positions, rows=rows, sampled=bool(sampled), outputs=out,
         targets=targets, max_error=float(np.max(err)) if finite_err and err.size else (0.0 if finite_err else math.inf),
-        fraction=float(np.mean(reproduced(out, targets, kind))), finite=bool(np.all(np.isfinite(out))),
-        label_kind=kind,
+        fraction=float(np.mean(reproduced(out, targets, kind, rtol))), finite=bool(np.all(np.isfinite(out))),
+        label_kind=kind, rtol=rtol,
     )

@@ -317,7 +317,7 @@ def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, fir
     generated data (those of :func:`harness.analysis.failure.run_trial`)."""
     from ..build.data import label_kind
     from ..build.problems import make_problem
-    from .outcome import reproduced
+    from .outcome import REAL_LABEL_RTOL, reproduced
     from ..build.sampling import eval_positions
 
     t0 = time.perf_counter()
@@ -345,7 +345,8 @@ def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, fir
     finite = finite and bool(np.all(np.isfinite(out)))
     Yn = Y[np.asarray(build.keep)[pos]]
     with np.errstate(invalid="ignore"):
-        frac = float(np.mean(reproduced(out, Yn, label_kind(Y))))
+        # the real-label tolerance of a p-bit format (outcome.real_label_rtol): max(1%, 2u), u = 2^-p
+        frac = float(np.mean(reproduced(out, Yn, label_kind(Y), max(REAL_LABEL_RTOL, 2.0 ** (1 - p)))))
     return result(overflowed=not finite, fraction=frac, points=len(pos))
 
 

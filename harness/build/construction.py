@@ -20,11 +20,12 @@ __all__ = ["construct", "resolve_direction", "project_points", "DEFAULT_MAX_RETR
 #: format is far too coarse for n, which the error then says.
 DEFAULT_MAX_RETRIES = 8
 
-def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt: int = 0):
-    """(name, a) for a strategy name or an explicit vector (a rounded to ``fmt``)."""
+def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt: int = 0, project=None):
+    """(name, a) for a strategy name or an explicit vector (a rounded to ``fmt``); ``project``
+    is the construction's projection, for strategies that score directions by it."""
     if isinstance(direction, str):
         entry = DIRECTIONS.get(direction)
-        a = entry.func(Xf, fmt, rng_for(seed, "direction", attempt), entry.param)
+        a = entry.func(Xf, fmt, rng_for(seed, "direction", attempt), entry.param, project)
         return entry.name, np.ascontiguousarray(a, dtype=np.float64)
     a = np.asarray(direction, dtype=np.float64).ravel()
     if a.size != Xf.shape[1]:
@@ -42,15 +43,18 @@ def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, 
     ``<a, x_i>`` exactly as :func:`construct` computes them (same kernel, rounding and
     stochastic-rounding seed; with ``arith`` an arithmetic S@A: accumulated in A, rounded
     once to S). Raises if a projection overflows the format."""
-    dname, a = resolve_direction(Xf, direction, fmt, seed, attempt)
     if arith is not None:
         from ..core.mixed import project_mixed
 
-        z = project_mixed(Xf, a, arith.layers[0].kernel())
+        K = arith.layers[0].kernel()
+        proj = lambda v: project_mixed(Xf, v, K)  # noqa: E731
     else:
         from ..core.kernels import project
 
-        z = project(Xf, a, F, solve_seed(seed))
+        kseed = solve_seed(seed)
+        proj = lambda v: project(Xf, v, F, kseed)  # noqa: E731
+    dname, a = resolve_direction(Xf, direction, fmt, seed, attempt, project=proj)
+    z = proj(a)
     bad = np.flatnonzero(~np.isfinite(z))
     if bad.size:
         raise FormatOverflowError(f"projection <a, x> of row {int(bad[0])} overflows {fmt.name} "
@@ -128,7 +132,7 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
         Distinct points and their labels. Duplicate points with equal labels are
         merged (recorded in ``Network.merged``); with different labels it is an error.
     direction : str or array_like
-        ``ones``, ``gaussian``, ``best-of:K`` or an explicit vector of length d.
+        ``ones``, ``gaussian``, ``best-of:K``, ``maximin:K`` or an explicit vector of length d.
     bias : str or array_like
         ``midpoint``, ``left``, ``fraction:theta``, ``random`` or explicit knots
         (sorted order, validated to interleave).

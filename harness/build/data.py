@@ -23,7 +23,7 @@ import numpy as np
 from ..core.errors import HarnessError
 from ..core.registry import Registry, int_param
 
-__all__ = ["DATA", "LABELS", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim"]
+__all__ = ["DATA", "LABELS", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim", "real_size"]
 
 class DataSource(Protocol):
     """A data generator: X (n, d), or (X, the data's own labels), from n, d, a seeded
@@ -85,10 +85,12 @@ def lattice(n, d, rng, param=None):
 
 @DATA.register("clustered", param="K")
 def clustered(n, d, rng, param):
-    """Gaussian mixture: K centres ~ N(0, I), points ~ N(centre, 0.05^2 I), seeded."""
+    """Gaussian mixture: K centres ~ N(0, I), points ~ N(centre, 0.05^2 I), seeded (the centres,
+    the assignments and the offsets from three streams, so n points are a prefix of n + 1)."""
     k = int_param(f"data clustered:{param} (K)", param, 1)
-    centres = rng.standard_normal((k, d))
-    return centres[rng.integers(0, k, size=n)] + 0.05 * rng.standard_normal((n, d))
+    r_centre, r_assign, r_noise = rng.spawn(3)
+    centres = r_centre.standard_normal((k, d))
+    return centres[r_assign.integers(0, k, size=n)] + 0.05 * r_noise.standard_normal((n, d))
 
 
 @DATA.register("near-duplicates", param="DELTA")
@@ -102,10 +104,14 @@ def near_duplicates(n, d, rng, param):
     if not 0 < delta < 1:
         raise HarnessError(f"data near-duplicates:{param}: DELTA must be in (0, 1)")
     half = (n + 1) // 2
-    base = rng.random((half, d))
-    step = rng.standard_normal((half, d))
-    step *= delta / np.maximum(np.linalg.norm(step, axis=1, keepdims=True), 1e-300)
-    return np.vstack([base, base + step])[:n]
+    r_base, r_step = rng.spawn(2)  # two streams, pairs interleaved: n points are a prefix of n + 1
+    base = r_base.random((half, d))
+    step = r_step.standard_normal((half, d))
+    step *= delta / np.maximum(np.sqrt(np.sum(step * step, axis=1, keepdims=True)), 1e-300)
+    X = np.empty((2 * half, d))
+    X[0::2] = base
+    X[1::2] = base + step
+    return X[:n]
 
 
 @DATA.register("low-rank", param="K")
@@ -199,10 +205,34 @@ def cifar10(n, d, rng, param):
     return _take(f"cifar10:{param}", X, y, n, rng)
 
 
+#: Generators whose points depend on n as a whole (equispaced: the spacing is 2^-ceil(log2 n) and
+#: the shuffle is of all n); every other source draws its points so that the first n of n + m
+#: are the n-point data set (tests/test_data.py checks both ways).
+NOT_PREFIX = ("equispaced",)
+
+
 def native_dim(kind: str):
     """The fixed dimension of a real data set, or None for generators that take d."""
     head = kind.split(":", 1)[0]
     return {"digits": 64, "patches": 3 * PATCH * PATCH, "cifar10": 3072}.get(head)
+
+
+def real_size(kind: str) -> int:
+    """How many distinct points a real data set holds (the largest n it accepts)."""
+    head = kind.split(":", 1)[0]
+    if head == "digits":
+        from sklearn.datasets import load_digits
+
+        ds = load_digits()
+        return int(_distinct(ds.data, ds.target)[0].shape[0])
+    if head == "patches":
+        return int(_patch_bank()[0].shape[0])
+    if head == "cifar10":
+        from .datafiles import load_cifar10
+
+        X, y = load_cifar10(kind.split(":", 1)[1], max_rows=None)
+        return int(_distinct(X, y)[0].shape[0])
+    raise HarnessError(f"data {kind}: a generator, not a real data set; give n")
 
 
 @LABELS.register("true")

@@ -117,7 +117,7 @@ class Network:
         --------
         >>> import numpy as np, harness
         >>> net = harness.construct(np.array([[0.], [1.], [2.]]), [1., 0., 1.])
-        >>> net.forward(np.array([[0.], [1.], [2.]])).tolist()
+        >>> net.forward(np.array([[0.], [1.], [2.]])).round(12).tolist()
         [1.0, 0.0, 1.0]
         """
         from ..core.arith import Arithmetic, resolve

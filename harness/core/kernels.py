@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .rounding import rnd, stream
+from .rounding import (STREAM_BACKSUB, STREAM_EVAL_PREFIX, STREAM_FORWARD, STREAM_PREFIX, STREAM_PROJECT,
+                       STREAM_RECURRENCE, radd, rdiv, rmul, rnd, rsub, stream)
 
 __all__ = [
     "project", "solve_recurrence", "solve_backsub", "eval_sequential",
@@ -31,10 +32,10 @@ __all__ = [
 @njit(cache=True)
 def _dot(x, a, F, st):
     """<a, x> summed left to right, each product and sum rounded."""
-    acc, st = rnd(x[0] * a[0], F, st)
+    acc, st = rmul(x[0], a[0], F, st)
     for j in range(1, x.shape[0]):
-        pr, st = rnd(x[j] * a[j], F, st)
-        acc, st = rnd(acc + pr, F, st)
+        pr, st = rmul(x[j], a[j], F, st)
+        acc, st = radd(acc, pr, F, st)
     return acc, st
 
 
@@ -44,7 +45,7 @@ def project(X, a, F, seed):
     m = X.shape[0]
     z = np.empty(m)
     for i in prange(m):
-        z[i], _ = _dot(X[i], a, F, stream(seed, i))
+        z[i], _ = _dot(X[i], a, F, stream(seed, STREAM_PROJECT, i))
     return z
 
 
@@ -57,20 +58,20 @@ def solve_recurrence(z, b, Y, F, seed):
     """
     n, k = Y.shape
     W = np.empty((n, k))
-    st = stream(seed, 1)
+    st = stream(seed, STREAM_RECURRENCE, 0)
     for c in range(k):
         S = 0.0
         T = 0.0
         for i in range(n):
-            pr, st = rnd(z[i] * S, F, st)
-            num, st = rnd(Y[i, c] - pr, F, st)
-            num, st = rnd(num + T, F, st)
-            den, st = rnd(z[i] - b[i], F, st)
-            w, st = rnd(num / den, F, st)
+            pr, st = rmul(z[i], S, F, st)
+            num, st = rsub(Y[i, c], pr, F, st)
+            num, st = radd(num, T, F, st)
+            den, st = rsub(z[i], b[i], F, st)
+            w, st = rdiv(num, den, F, st)
             W[i, c] = w
-            S, st = rnd(S + w, F, st)
-            pr, st = rnd(w * b[i], F, st)
-            T, st = rnd(T + pr, F, st)
+            S, st = radd(S, w, F, st)
+            pr, st = rmul(w, b[i], F, st)
+            T, st = radd(T, pr, F, st)
     return W
 
 
@@ -82,7 +83,7 @@ def solve_backsub(z, b, Y, F, seed):
     """
     n, k = Y.shape
     W = np.empty((n, k))
-    st = stream(seed, 2)
+    st = stream(seed, STREAM_BACKSUB, 0)
     if k == 1 and F[0] == 0:
         # float64, one output: rnd is the identity in float64, so plain float64 arithmetic in the
         # same order is the same computation (no fastmath: no contraction to FMA, no reordering)
@@ -104,13 +105,13 @@ def solve_backsub(z, b, Y, F, seed):
             acc = Y[i, 0]
             zi = z[i]
             for j in range(i):
-                m, st = rnd(zi - b[j], F, st)
+                m, st = rsub(zi, b[j], F, st)
                 if m < 0.0:
                     m = 0.0
-                pr, st = rnd(m * w[j], F, st)
-                acc, st = rnd(acc - pr, F, st)
-            den, st = rnd(zi - b[i], F, st)
-            w[i], st = rnd(acc / den, F, st)
+                pr, st = rmul(m, w[j], F, st)
+                acc, st = rsub(acc, pr, F, st)
+            den, st = rsub(zi, b[i], F, st)
+            w[i], st = rdiv(acc, den, F, st)
         W[:, 0] = w
         return W
     s = np.empty(k)
@@ -119,15 +120,15 @@ def solve_backsub(z, b, Y, F, seed):
             s[c] = Y[i, c]
         zi = z[i]
         for j in range(i):
-            m, st = rnd(zi - b[j], F, st)
+            m, st = rsub(zi, b[j], F, st)
             if m < 0.0:
                 m = 0.0
             for c in range(k):
-                pr, st = rnd(m * W[j, c], F, st)
-                s[c], st = rnd(s[c] - pr, F, st)
-        den, st = rnd(zi - b[i], F, st)
+                pr, st = rmul(m, W[j, c], F, st)
+                s[c], st = rsub(s[c], pr, F, st)
+        den, st = rsub(zi, b[i], F, st)
         for c in range(k):
-            W[i, c], st = rnd(s[c] / den, F, st)
+            W[i, c], st = rdiv(s[c], den, F, st)
     return W
 
 
@@ -154,31 +155,31 @@ def _forward(X, a, b, W, F, seed, compensated):
     out = np.zeros((m, k))
     stop = _all_finite(W)
     for i in prange(m):
-        st = stream(seed, i)
+        st = stream(seed, STREAM_FORWARD, i)
         t, st = _dot(X[i], a, F, st)
         acc = np.zeros(k)
         comp = np.zeros(k)
         for j in range(n):
-            h, st = rnd(t - b[j], F, st)
+            h, st = rsub(t, b[j], F, st)
             if h <= 0.0:  # relu (a NaN activation is not <= 0: it propagates, as in a framework)
                 if stop:
                     break
                 h = 0.0
             for c in range(k):
-                term, st = rnd(W[j, c] * h, F, st)
-                s, st = rnd(acc[c] + term, F, st)
+                term, st = rmul(W[j, c], h, F, st)
+                s, st = radd(acc[c], term, F, st)
                 if compensated:
                     if abs(acc[c]) >= abs(term):
-                        e, st = rnd(acc[c] - s, F, st)
-                        e, st = rnd(e + term, F, st)
+                        e, st = rsub(acc[c], s, F, st)
+                        e, st = radd(e, term, F, st)
                     else:
-                        e, st = rnd(term - s, F, st)
-                        e, st = rnd(e + acc[c], F, st)
-                    comp[c], st = rnd(comp[c] + e, F, st)
+                        e, st = rsub(term, s, F, st)
+                        e, st = radd(e, acc[c], F, st)
+                    comp[c], st = radd(comp[c], e, F, st)
                 acc[c] = s
         for c in range(k):
             if compensated:
-                out[i, c], st = rnd(acc[c] + comp[c], F, st)
+                out[i, c], st = radd(acc[c], comp[c], F, st)
             else:
                 out[i, c] = acc[c]
     return out
@@ -202,12 +203,12 @@ def prefix_sums(b, W, F, seed):
     n, k = W.shape
     S = np.zeros((n + 1, k))
     T = np.zeros((n + 1, k))
-    st = stream(seed, 3)
+    st = stream(seed, STREAM_PREFIX, 0)
     for c in range(k):
         for j in range(n):
-            S[j + 1, c], st = rnd(S[j, c] + W[j, c], F, st)
-            pr, st = rnd(W[j, c] * b[j], F, st)
-            T[j + 1, c], st = rnd(T[j, c] + pr, F, st)
+            S[j + 1, c], st = radd(S[j, c], W[j, c], F, st)
+            pr, st = rmul(W[j, c], b[j], F, st)
+            T[j + 1, c], st = radd(T[j, c], pr, F, st)
     return S, T
 
 
@@ -222,10 +223,10 @@ def eval_prefix(X, a, b, S, T, F, seed):
     k = S.shape[1]
     out = np.empty((m, k))
     for i in prange(m):
-        st = stream(seed, i)
+        st = stream(seed, STREAM_EVAL_PREFIX, i)
         t, st = _dot(X[i], a, F, st)
         idx = np.searchsorted(b, t)  # number of knots strictly below t
         for c in range(k):
-            pr, st = rnd(S[idx, c] * t, F, st)
-            out[i, c], st = rnd(pr - T[idx, c], F, st)
+            pr, st = rmul(S[idx, c], t, F, st)
+            out[i, c], st = rsub(pr, T[idx, c], F, st)
     return out

@@ -42,7 +42,9 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["rnd", "rnd_sum", "rnd_block", "stream", "uniform", "round_array"]
+__all__ = ["rnd", "rnd_e", "radd", "rsub", "rmul", "rdiv", "rnd_sum", "rnd_block", "stream", "uniform",
+           "round_array", "STREAM_DOMAINS", "STREAM_CAST", "STREAM_PROJECT", "STREAM_RECURRENCE", "STREAM_BACKSUB",
+           "STREAM_PREFIX", "STREAM_FORWARD", "STREAM_EVAL_PREFIX", "sr_round"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -61,14 +63,31 @@ def _mix(z):
     return z ^ (z >> _S31)
 
 
-@njit(cache=True)
-def stream(seed, index):
-    """Start of an independent random stream for (seed, index): a splitmix64 state.
+#: Stream domains: every use of stochastic rounding draws from its own family of streams,
+#: so no two uses ever share a starting state (a cast, the projection of row i, a solver,
+#: the forward pass of row i, ...).
+STREAM_CAST, STREAM_PROJECT, STREAM_RECURRENCE, STREAM_BACKSUB, STREAM_PREFIX, STREAM_FORWARD, \
+    STREAM_EVAL_PREFIX = range(7)
+STREAM_DOMAINS = {"cast": 0, "project": 1, "recurrence": 2, "backsub": 3, "prefix": 4, "forward": 5,
+                  "eval-prefix": 6}
+#: A stream's index (row) occupies the low 48 bits of its key, its domain the bits above.
+_INDEX_BITS = np.uint64(48)
 
-    Streams are keyed by index, not drawn in sequence, so parallel loops give the
-    same stochastic roundings whatever the thread count.
+
+@njit(cache=True)
+def stream(seed, domain, index):
+    """Start of the random stream for (seed, domain, index): a splitmix64 state.
+
+    The key ``domain * 2^48 + index`` is distinct for every (domain, index) with index <
+    2^48, and ``seed * G + mix(key + G)`` is a bijection of the key for a fixed seed, so
+    distinct uses start from distinct states by construction. Streams are keyed, not
+    drawn in sequence, so parallel loops give the same stochastic roundings whatever the
+    thread count. (As for any splitmix64 family, two streams could overlap only if their
+    states lie within the draws used of each other on the Weyl sequence: probability
+    about draws / 2^64.)
     """
-    return _mix(np.uint64(seed) * _GOLDEN + _mix(np.uint64(index) + _GOLDEN))
+    key = (np.uint64(domain) << _INDEX_BITS) | np.uint64(index)
+    return _mix(np.uint64(seed) * _GOLDEN + _mix(key + _GOLDEN))
 
 
 @njit(cache=True)
@@ -108,10 +127,102 @@ def rnd(x, F, st):
         r = fl + 1.0 if u < s - fl else fl
     else:
         r = float(math.trunc(s))  # toward zero
-    r = math.ldexp(r, -shift)
+    r = math.copysign(math.ldexp(r, -shift), x)  # a result that rounds to zero keeps x's sign
     if abs(r) > maxf:
         return _past_max(r, kind, maxf, sr), st
     return r, st
+
+
+@njit(cache=True)
+def sr_round(x, e, F, u):
+    """Stochastic rounding of the exact value ``x + e`` (x a float64, e its exact residual,
+    ``|e| <= ulp(x)/2``) with the uniform draw u: up with probability the exact distance
+    from the lower neighbour in units of the gap, decided from x and e, not from x alone.
+    The probability is computed to within 2^-53 (one rounding of ``frac + e``), the
+    resolution of u itself."""
+    kind, p, emin, maxf, sr = F
+    ax = abs(x)
+    ex = math.frexp(ax)[1] - 1
+    # the exact value sits just below a power of two: its neighbours are the binade's below
+    if ex > emin and math.frexp(ax)[0] == 0.5 and (e < 0.0) == (x > 0.0) and e != 0.0:
+        ex -= 1
+    if ex < emin:
+        ex = emin
+    shift = p - 1 - ex
+    s = math.ldexp(x, shift)
+    es = math.ldexp(e, shift)
+    fl = math.floor(s)
+    frac = (s - fl) + es  # s - fl is exact
+    if frac < 0.0:
+        fl -= 1.0
+        frac += 1.0
+    elif frac >= 1.0:
+        fl += 1.0
+        frac -= 1.0
+    r = fl + 1.0 if u < frac else fl
+    r = math.copysign(math.ldexp(r, -shift), x)
+    if abs(r) > maxf:
+        return _past_max(r, kind, maxf, sr)
+    return r
+
+
+@njit(cache=True)
+def rnd_e(x, e, F, st):
+    """Round the exact value ``x + e`` to F (e: x's exact residual). Nearest: x alone decides
+    (float64 has 53 >= 2p + 2 bits, so rounding x is rounding x + e); stochastic: the
+    probability comes from the exact value (:func:`sr_round`)."""
+    kind, p, emin, maxf, sr = F
+    if sr != 1 or e == 0.0 or kind == 0 or x != x or abs(x) == np.inf:
+        return rnd(x, F, st)
+    st, u = uniform(st)
+    return sr_round(x, e, F, u), st
+
+
+@njit(cache=True)
+def radd(a, b, F, st):
+    """fl_F(a + b): the float64 sum, with its exact residual (TwoSum) under stochastic rounding."""
+    s = a + b
+    if F[4] == 1:
+        bp = s - a
+        e = (a - (s - bp)) + (b - bp)
+        return rnd_e(s, e, F, st)
+    return rnd(s, F, st)
+
+
+@njit(cache=True)
+def rsub(a, b, F, st):
+    """fl_F(a - b)."""
+    return radd(a, -b, F, st)
+
+
+@njit(cache=True)
+def rmul(a, b, F, st):
+    """fl_F(a * b). For values of a format of p <= 26 bits the float64 product is exact
+    (2p <= 53 bits), so rounding it is rounding the exact product in every mode."""
+    return rnd(a * b, F, st)
+
+
+@njit(cache=True)
+def _split(a):
+    """Dekker's split: a = hi + lo with hi holding the top 26 bits (no FMA needed)."""
+    c = 134217729.0 * a  # 2^27 + 1
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+@njit(cache=True)
+def rdiv(a, b, F, st):
+    """fl_F(a / b): under stochastic rounding the exact residual ``(a - q b) / b`` of the
+    float64 quotient q joins it (``a - q b`` is exact: Dekker's product and Sterbenz)."""
+    q = a / b
+    if F[4] == 1 and q == q and abs(q) != np.inf and q != 0.0 and b != 0.0:
+        qh, ql = _split(q)
+        bh, bl = _split(b)
+        pr = q * b
+        pe = ((qh * bh - pr) + qh * bl + ql * bh) + ql * bl
+        r = (a - pr) - pe
+        return rnd_e(q, r / b, F, st)
+    return rnd(q, F, st)
 
 
 @njit(cache=True)
@@ -131,7 +242,7 @@ def round_array(x, F, seed):
     out = np.empty_like(x)
     flat = x.ravel()
     res = out.ravel()
-    st = stream(seed, 0)
+    st = stream(seed, STREAM_CAST, 0)
     for i in range(flat.size):
         res[i], st = rnd(flat[i], F, st)
     return out

@@ -4,7 +4,8 @@ A user gives one integer seed. From it come independent, reproducible streams:
 
 =====================  =======================================================================
 ``rng_for(s, use)``    a Generator per use of a construction's seed: ``direction`` (with the
-                       retry ``attempt``), ``bias``, ``solve``, ``data``, ``labels``, ``sample``
+                       retry ``attempt``), ``bias``, ``solve``, ``data``, ``labels``, ``sample``;
+                       locality's ``holdout`` split, ``teacher`` labels and ``perturbations``
 ``solve_seed(s)``      the integer that keys the kernels' stochastic-rounding streams
                        (:func:`harness.core.rounding.stream`)
 ``trial_seed(b, i)``   the i-th trial of a failure-point search (the same at every n)
@@ -24,7 +25,8 @@ import numpy as np
 __all__ = ["STREAMS", "rng_for", "solve_seed", "trial_seed", "point_seed"]
 
 #: The uses of one construction seed; the number is the SeedSequence's second word.
-STREAMS = {"direction": 1, "bias": 2, "solve": 3, "data": 4, "labels": 5, "sample": 6}
+STREAMS = {"direction": 1, "bias": 2, "solve": 3, "data": 4, "labels": 5, "sample": 6,
+           "holdout": 8, "teacher": 9, "perturbations": 10}
 #: Second word of a failure-search trial's SeedSequence (disjoint from STREAMS).
 _TRIAL_WORD = 7
 

@@ -38,7 +38,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..core.exact import inverse_exact, solve_exact, to_fraction
+from ..core.exact import Q, inverse_exact, solve_exact, to_q
 from ..core.formats import get_format
 
 __all__ = ["gamma", "round_up", "inverse_abs_exact", "solve_error_bound", "forward_error_bound", "model_rhs",
@@ -46,20 +46,20 @@ __all__ = ["gamma", "round_up", "inverse_abs_exact", "solve_error_bound", "forwa
 
 
 def gamma(k: int, u: Fraction):
-    """gamma_k = k u / (1 - k u) as a Fraction; None when k u >= 1 (no bound)."""
+    """gamma_k = k u / (1 - k u) as an exact rational; None when k u >= 1 (no bound)."""
     ku = k * u
     return ku / (1 - ku) if ku < 1 else None
 
 
 def inverse_abs_exact(z, b) -> list:
-    """|M^-1| exactly (n x n Fractions): O(n^2) rational ops."""
+    """|M^-1| exactly (n x n exact rationals): O(n^2) rational ops."""
     return [[abs(v) for v in row] for row in inverse_exact(z, b)]
 
 
 def round_up(q: Fraction) -> float:
     """The smallest float64 >= q (inf past the float64 range)."""
-    f = float(q) if q < Fraction(2) ** 1023 else np.inf
-    return f if Fraction(f) >= q else float(np.nextafter(f, np.inf))
+    f = float(q) if q < Q(2) ** 1023 else np.inf
+    return f if f == np.inf or Q(f) >= q else float(np.nextafter(f, np.inf))
 
 
 def forward_error_bound(z, b, w_hat, fmt) -> np.ndarray:
@@ -67,13 +67,13 @@ def forward_error_bound(z, b, w_hat, fmt) -> np.ndarray:
     training points (neuron order, 1-D w_hat): ``gamma_(n+1) (|M| |w_hat|)_i``.
     Round-to-nearest only (see the module docstring)."""
     fmt = get_format(fmt)
-    g = gamma(len(z) + 1, Fraction(1, 2**fmt.p))
+    g = gamma(len(z) + 1, Q(1, 2**fmt.p))
     if g is None:
         return np.full(len(z), np.inf)
-    zq = [to_fraction(v) for v in z]
-    bq = [to_fraction(v) for v in b]
-    wq = [abs(to_fraction(v)) for v in np.asarray(w_hat, np.float64)]
-    out, S, T = [], Fraction(0), Fraction(0)
+    zq = [to_q(v) for v in z]
+    bq = [to_q(v) for v in b]
+    wq = [abs(to_q(v)) for v in np.asarray(w_hat, np.float64)]
+    out, S, T = [], Q(0), Q(0)
     for zi, bi, wi in zip(zq, bq, wq):  # (|M| |w|)_i through running sums, as in apply_exact
         S += wi
         T += wi * bi
@@ -92,20 +92,20 @@ def solve_error_bound(z, b, w_hat, y, y_fmt, fmt, solver: str, rounding: str = "
     y_fmt : like y           labels as rounded to the working format
     """
     fmt = get_format(fmt)
-    u = Fraction(1, 2**fmt.p) * (2 if rounding == "stochastic" else 1)
+    u = Q(1, 2**fmt.p) * (2 if rounding == "stochastic" else 1)
     n = len(z)
-    zq = [to_fraction(v) for v in z]
-    bq = [to_fraction(v) for v in b]
+    zq = [to_q(v) for v in z]
+    bq = [to_q(v) for v in b]
     W = np.asarray(w_hat, np.float64).reshape(n, -1)
     Y = np.asarray(y, dtype=object).reshape(n, -1)
     Yf = np.asarray(y_fmt, np.float64).reshape(n, -1)
     inv = inverse_abs_exact(zq, bq)
     out = np.empty_like(W)
     for c in range(W.shape[1]):
-        wq = [to_fraction(v) for v in W[:, c]]
-        dy = [abs(to_fraction(Yf[i, c]) - to_fraction(Y[i, c])) for i in range(n)]
+        wq = [to_q(v) for v in W[:, c]]
+        dy = [abs(to_q(Yf[i, c]) - to_q(Y[i, c])) for i in range(n)]
         if solver == "exact":
-            wf = solve_exact(zq, bq, [to_fraction(v) for v in Yf[:, c]])
+            wf = solve_exact(zq, bq, [to_q(v) for v in Yf[:, c]])
             rhs = dy
             extra = [u * abs(v) for v in wf]
         else:
@@ -116,14 +116,14 @@ def solve_error_bound(z, b, w_hat, y, y_fmt, fmt, solver: str, rounding: str = "
             rhs = []
             for i in range(n):
                 if solver == "recurrence":
-                    s = sum(((abs(zq[i]) + abs(bq[j])) * abs(wq[j]) for j in range(i)), Fraction(0))
+                    s = sum(((abs(zq[i]) + abs(bq[j])) * abs(wq[j]) for j in range(i)), Q(0))
                 else:
-                    s = sum(((zq[i] - bq[j]) * abs(wq[j]) for j in range(i)), Fraction(0))
+                    s = sum(((zq[i] - bq[j]) * abs(wq[j]) for j in range(i)), Q(0))
                 s += (zq[i] - bq[i]) * abs(wq[i])
                 rhs.append(g * s + dy[i])
-            extra = [Fraction(0)] * n
+            extra = [Q(0)] * n
         for i in range(n):
-            bound = sum((inv[i][j] * rhs[j] for j in range(i + 1)), Fraction(0)) + extra[i]
+            bound = sum((inv[i][j] * rhs[j] for j in range(i + 1)), Q(0)) + extra[i]
             out[i, c] = round_up(bound)  # never below the exact bound
     return out.reshape(np.shape(w_hat))
 
@@ -160,7 +160,7 @@ def bound_fast(z, b, rhs) -> np.ndarray:
 
     n = len(z)
     K = structured_roundings(n) + n + 8
-    g = gamma(K, Fraction(1, 2**53))
+    g = gamma(K, Q(1, 2**53))
     if g is None:
         return np.full(n, math.inf)
     safety = round_up(1 / (1 - g)) * (1 + 2.0**-52)  # the product below rounds once more
@@ -179,7 +179,7 @@ def solve_error_bound_fast(z, b, w_hat, y, y_fmt, fmt, solver: str, rounding: st
     """
     fmt = get_format(fmt)
     if u is None:
-        u = Fraction(1, 2**fmt.p) * (2 if rounding == "stochastic" else 1)
+        u = Q(1, 2**fmt.p) * (2 if rounding == "stochastic" else 1)
     n = len(z)
     w_abs = np.abs(np.asarray(w_hat, np.float64))
     dy = np.abs(np.asarray(y_fmt, np.float64) - np.asarray(y, np.float64))  # exact (Sterbenz)

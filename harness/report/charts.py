@@ -19,13 +19,19 @@ _KNOWN = ("midpoint", "left", "fraction:0.25", "fraction:0.3", "fraction:0.75", 
           "float64", "float32", "tf32", "bfloat16", "float16", "float8_e4m3", "float8_e5m2",
           "recurrence", "backsub", "lapack", "exact", "sequential", "compensated", "dense", "prefix",
           "gaussian", "ones", "best-of:8", "forward only", "solve only", "user", "emulated", "torch-cpu",
-          "torch-cuda")
+          "torch-cuda", "true", "randomized", "maximin:8")
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
             "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 
 
+#: Pairs drawn together that must contrast whatever their palette index.
+_FIXED = {"true": "#2ca02c", "randomized": "#d62728"}
+
+
 def colour(name: str) -> str:
     """The colour of a strategy or format name, the same in every chart of every report."""
+    if name in _FIXED:
+        return _FIXED[name]
     if name in _KNOWN:
         return _PALETTE[_KNOWN.index(name) % len(_PALETTE)]
     h = sum((i + 1) * ord(c) for i, c in enumerate(name))
@@ -64,7 +70,8 @@ def _save(plt, fig, out: Path, slug: str, title: str, caption: str, table) -> Ch
 
 
 def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylabel: str, *, logx=True,
-               logy=False, theory: dict | None = None, hline=None, caption: str = "") -> Chart | None:
+               logy=False, theory: dict | None = None, hline=None, caption: str = "", logx_base: int = 2,
+               theory_label: str = "theory (dashed)") -> Chart | None:
     """Lines ``{name: (x, y)}`` (and dashed ``theory`` lines ``{name: (x, y)}``)."""
     import pandas as pd
 
@@ -88,7 +95,7 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     if hline is not None:
         ax.axhline(hline[0], color="#d62728", linestyle=":", linewidth=1.2, label=hline[1])
     if logx:
-        ax.set_xscale("log", base=2)
+        ax.set_xscale("log", base=logx_base)
     if logy:
         _log_axis(ax, np.concatenate(ys) if ys else np.array([]))
     ax.set_xlabel(xlabel)
@@ -96,7 +103,7 @@ def line_chart(out: Path, slug: str, title: str, series: dict, xlabel: str, ylab
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if theory:
-        ax.plot([], [], "k--", alpha=0.7, label="theory (dashed)")
+        ax.plot([], [], "k--", alpha=0.7, label=theory_label)
     ax.legend(fontsize=8, ncol=2)
     return _save(plt, fig, out, slug, title, caption, pd.DataFrame(rows))
 
@@ -127,8 +134,9 @@ def _log_axis(ax, y) -> None:
 
 
 def scatter_chart(out: Path, slug: str, title: str, groups: dict, xlabel: str, ylabel: str, *, diagonal=None,
-                  band=None, caption: str = "") -> Chart | None:
-    """Points ``{name: (x, y)}``; ``diagonal`` draws y = x (dashed) with a label, ``band`` a factor band."""
+                  band=None, caption: str = "", log: bool = False) -> Chart | None:
+    """Points ``{name: (x, y)}``; ``diagonal`` draws y = x (dashed) with a label, ``band`` a factor band;
+    ``log``: both axes log10 (points that are not finite and positive are in the CSV only)."""
     import pandas as pd
 
     groups = {k: v for k, v in groups.items() if len(v[0])}
@@ -136,11 +144,16 @@ def scatter_chart(out: Path, slug: str, title: str, groups: dict, xlabel: str, y
         return None
     plt, fig, ax = _figure()
     rows, lo, hi = [], math.inf, -math.inf
+    ys = []
     for name, (x, y) in groups.items():
         x, y = np.asarray(x, float), np.asarray(y, float)
-        ax.plot(x, y, "o", color=colour(name), label=name, markersize=4, alpha=0.8)
-        rows += [{"series": name, "x": a, "y": b} for a, b in zip(x, y)]
         fin = np.isfinite(x) & np.isfinite(y)
+        if log:
+            fin &= (x > 0) & (y > 0)
+        ax.plot(x[fin], y[fin], "o", color=colour(name), label=name, markersize=3 if log else 4,
+                alpha=0.5 if log else 0.8)
+        ys.append(y[fin])
+        rows += [{"series": name, "x": a, "y": b} for a, b in zip(x, y)]
         if fin.any():
             lo, hi = min(lo, x[fin].min(), y[fin].min()), max(hi, x[fin].max(), y[fin].max())
     if diagonal and math.isfinite(lo):
@@ -148,6 +161,9 @@ def scatter_chart(out: Path, slug: str, title: str, groups: dict, xlabel: str, y
         if band:
             ax.fill_between([lo, hi], [lo - band, hi - band], [lo, hi], color="grey", alpha=0.15,
                             label=f"documented factor ({2 ** band:g}x)")
+    if log:
+        ax.set_xscale("log")
+        _log_axis(ax, np.concatenate(ys) if ys else np.array([]))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -171,8 +187,11 @@ def heatmap_chart(out: Path, slug: str, title: str, table, value: str, rows: str
     ax.set_yticks(range(len(pivot.index)), [str(i) for i in pivot.index], fontsize=8)
     for i in range(data.shape[0]):
         for j in range(data.shape[1]):
-            ax.text(j, i, "-" if not np.isfinite(data[i, j]) else f"{data[i, j]:.1f}", ha="center", va="center",
-                    color="white", fontsize=8)
+            v = data[i, j]
+            text = "-" if not np.isfinite(v) else (f"{v:.3g}" if abs(v) >= 1e4 or 0 < abs(v) < 0.01 else f"{v:.1f}")
+            # dark text on the light (high) end of viridis, light text on the dark end: readable in grey too
+            shade = im.norm(v) if np.isfinite(v) else 0.0
+            ax.text(j, i, text, ha="center", va="center", color="black" if shade > 0.55 else "white", fontsize=8)
     fig.colorbar(im, ax=ax, label=label)
     ax.set_title(title)
     ax.set_xlabel(cols)

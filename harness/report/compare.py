@@ -61,18 +61,27 @@ def failure_table(df, min_sizes: int = 3):
     * ``first_fail_median`` / ``first_fail_lo`` / ``first_fail_hi``: each seed's first
       failing n (a different figure), its median and range over the seeds that failed
       (NaN if none); ``never_failed``: seeds that never failed up to n_max; ``cause``:
-      the most common criterion at those first failures.
+      the most common criterion at those first failures;
+    * ``incomplete``: rows that did not complete (status error, timeout or skipped), which
+      count neither as passes nor as failures: every figure above is taken over the sizes
+      below ``first_incomplete`` only (``n_known`` the largest of them), so a row that
+      errors can never read as "no longer fails"; ``incomplete_status`` names the statuses.
     """
     import pandas as pd
 
     from ..analysis.failure import rate_fails
 
-    ok = df[df["status"] == "ok"]
     out = []
-    for key, g in ok.groupby(list(SERIES_KEYS), sort=True, dropna=False):
-        sizes = sorted(g["n"].unique())
+    for key, full in df.groupby(list(SERIES_KEYS), sort=True, dropna=False):
+        sizes = sorted(full["n"].unique())
         if len(sizes) < min_sizes:
             continue
+        # a row that did not complete (error, timeout, skipped) is neither a pass nor a failure:
+        # the series is judged only up to the last n at which every row completed
+        bad = full[full["status"] != "ok"]
+        first_bad = float(bad["n"].min()) if len(bad) else math.nan
+        g = full[full["n"] < first_bad] if len(bad) else full
+        known = sorted(g["n"].unique())
         fails, causes, never = [], [], 0
         for _, s in g.groupby("seed_index"):
             failed = s[s["failure"] != ""].sort_values("n")
@@ -85,8 +94,11 @@ def failure_table(df, min_sizes: int = 3):
         cause = _most_common(causes)
         n_fail = next((float(n) for n, s in g.groupby("n", sort=True)
                        if rate_fails(int((s["failure"] != "").sum()), len(s))), math.nan)
-        out.append({**dict(zip(SERIES_KEYS, key)), "sizes": len(sizes), "seeds": g["seed_index"].nunique(),
+        out.append({**dict(zip(SERIES_KEYS, key)), "sizes": len(sizes), "seeds": full["seed_index"].nunique(),
                     "n_max": int(max(sizes)), "n_fail": n_fail,
+                    "incomplete": int(len(bad)), "n_known": float(max(known)) if known else math.nan,
+                    "first_incomplete": first_bad,
+                    "incomplete_status": "/".join(sorted(set(bad["status"]))) if len(bad) else "",
                     "first_fail_median": float(np.median(fails)) if fails else math.nan,
                     "first_fail_lo": float(min(fails)) if fails else math.nan,
                     "first_fail_hi": float(max(fails)) if fails else math.nan, "never_failed": never,
@@ -201,9 +213,11 @@ def digest(df, bench=None) -> dict:
         for r in rows.itertuples():
             fail = r.failure if r.evaluator != "dense" else "(dense: BLAS-dependent)"
             exact[r.key] = [repr(float(r.solve_norm_rel)), fail]
+    statuses = {str(k): int(v) for k, v in df["status"].value_counts().items()} if "status" in df else {}
     return {
         "digest_version": DIGEST_VERSION,
         "rows": int(len(df)),
+        "statuses": dict(sorted(statuses.items())),
         "failure_points": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
                             for k, v in r.items()} for r in ft.to_dict("records")],
         "error_quantiles": error_quantiles(df).to_dict("records"),
@@ -265,6 +279,13 @@ def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
                 verdict = "regression" if d > tol["bits_lost"] else ("improvement" if d < -tol["bits_lost"] else "same")
                 out.append(Change("error quantile", f"fmt={r['fmt']} {q}", f"{r[f'{q}_base']:.2f}", f"{r[q]:.2f}",
                                   verdict, f"{d:+.2f} bits (tolerance {tol['bits_lost']:g})"))
+    sc, sb = current.get("statuses"), baseline.get("statuses")
+    if sc is not None and sb is not None:
+        for status in sorted((set(sc) | set(sb)) - {"ok"}):
+            c, b = sc.get(status, 0), sb.get(status, 0)
+            verdict = "regression" if c > b else ("improvement" if c < b else "same")
+            out.append(Change("rows", f"status={status}", str(b), str(c), verdict,
+                              "rows that did not complete count neither as passes nor as failures"))
     ec, eb = current.get("exact", {}), baseline.get("exact", {})
     for key in sorted(set(ec) & set(eb)):
         if ec[key] != eb[key]:
@@ -289,6 +310,14 @@ def _failure_change(r) -> "Change":
     cur, lo, hi = r["first_fail_median"], r["first_fail_lo_base"], r["first_fail_hi_base"]
     base = r["first_fail_median_base"]
     fmt = lambda v: "none" if math.isnan(v) else f"{v:,.0f}"  # noqa: E731
+    inc = int(r.get("incomplete", 0) or 0)
+    known, known_base = float(r.get("n_known", math.nan)), float(r.get("n_known_base", math.nan))
+    lost = inc and (math.isnan(known) or math.isnan(known_base) or known < known_base)
+    if lost and (math.isnan(cur) or math.isnan(lo) or cur > lo):
+        # rows did not complete where the baseline's did: the failure point is unknown, not better
+        return Change("failure point", _series_name(r), fmt(base), "unknown", "regression",
+                      f"{inc} row(s) {r.get('incomplete_status', '')} from n = {fmt(r['first_incomplete'])}: judged "
+                      f"only up to n = {fmt(known)}, the baseline up to {fmt(known_base)}")
     if math.isnan(base) and math.isnan(cur):
         verdict, reason = "same", "no failure in either run"
     elif math.isnan(base):

@@ -124,6 +124,18 @@ def load_history(path) -> list:
     return out
 
 
+def run_slow_tests(tests_dir="tests", quiet: bool = False) -> int:
+    """The slow acceptance tests (``pytest -m slow`` on a checkout's ``tests/``: the float64 failure
+    point among them); returns pytest's exit code."""
+    tests = Path(tests_dir).resolve()
+    if not tests.is_dir():
+        raise HarnessError(f"no test folder {tests_dir} (run from a checkout, or give --no-slow)")
+    cmd = [sys.executable, "-m", "pytest", str(tests), "-q", "-m", "slow", "-p", "no:cacheprovider",
+           "--rootdir", str(tests.parent)]
+    r = subprocess.run(cmd, cwd=tests.parent, capture_output=quiet, text=True)
+    return r.returncode
+
+
 def run_benchmarks(json_out: Path, bench_dir="benchmarks", quiet: bool = False) -> int:
     """Run the benchmark folder (a checkout's ``benchmarks/``) with pytest-benchmark, writing its
     JSON; returns pytest's exit code."""
@@ -164,6 +176,27 @@ def nightly_pipelines(dated: Path, say) -> list:
     return recs
 
 
+#: The nightly's locality runs (the Locality page): digits, true vs randomized labels, per configuration
+#: the settings of `harness locality` (seeds 0..2; ~30 s here in all).
+NIGHTLY_LOCALITY = (dict(data="digits", fmt="float64", bias="midpoint", seeds=3),
+                    dict(data="digits", fmt="float64", bias="left", seeds=3),
+                    dict(data="digits", fmt="float32", bias="midpoint", seeds=3))
+
+
+def nightly_locality(dated: Path, say) -> list:
+    """Every NIGHTLY_LOCALITY run's JSON (saved beside the report as locality-K.json)."""
+    from ..analysis.locality import locality
+    from ..core.jsonio import json_safe, to_json
+
+    out = []
+    for i, kw in enumerate(NIGHTLY_LOCALITY):
+        say(f"locality {i + 1} of {len(NIGHTLY_LOCALITY)}: " + ", ".join(f"{k} {v}" for k, v in kw.items()))
+        loc = json_safe(locality(**kw).to_dict())
+        (dated / f"locality-{i}.json").write_text(to_json(loc) + "\n")
+        out.append(loc)
+    return out
+
+
 def nightly_crosscheck(dated: Path, say) -> list:
     """Run the crosscheck where PyTorch is installed (its JSON into ``dated``); with the committed
     references, the crosschecks the report draws. Without torch: only the references, said."""
@@ -185,8 +218,10 @@ def nightly_crosscheck(dated: Path, say) -> list:
 
 def run_nightly(config="configs/nightly.toml", *, results="results", reports="reports", baseline=None,
                 bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None,
-                crosscheck: bool = True, pipelines: bool = True):
-    """The whole nightly job; returns (run folder, report index, changes, benchmark exit code)."""
+                crosscheck: bool = True, pipelines: bool = True, locality: bool = True, slow: bool = False,
+                tests_dir="tests"):
+    """The whole nightly job; returns (run folder, report index, changes, benchmark exit code, slow-test
+    exit code (None when not run))."""
     from .pages import build_report, publish
     from ..sweep.runner import run_sweep
     from ..sweep.sweepspec import load_sweep
@@ -222,8 +257,13 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
         changes = compare_digests(d, base)
     ccs = nightly_crosscheck(dated, say) if crosscheck else []
     pipes = nightly_pipelines(dated, say) if pipelines else None
+    locs = nightly_locality(dated, say) if locality else None
+    slow_code = None
+    if slow:
+        say("slow acceptance tests (pytest -m slow)")
+        slow_code = run_slow_tests(tests_dir, quiet)
     say("report")
     index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history),
-                         crosschecks=ccs, pipelines=pipes)
+                         crosschecks=ccs, pipelines=pipes, localities=locs)
     publish(index, reports / "latest")
-    return run, index, changes, bench_code
+    return run, index, changes, bench_code, slow_code

@@ -55,8 +55,7 @@ def load_rows(runs):
 def main_slice(df):
     """Rows of the main slice (see the module docstring) and the fixed values that define it."""
     fixed = {}
-    ok = df[df["status"] == "ok"]
-    table = failure_table(ok)
+    table = failure_table(df)
     if table.empty:
         return df.iloc[0:0], fixed
     for k in SERIES_KEYS:
@@ -109,6 +108,13 @@ def _summary(df, main, fixed, table, changes):
     sentences = []
     if not headline.empty:
         for fmt, g in headline.groupby("fmt"):
+            unknown = g[g["n_fail"].isna() & (g["incomplete"] > 0)]
+            if len(unknown):
+                sentences.append(f"In {fmt}, bias {', '.join(sorted(set(unknown['bias'])))}: rows did not complete "
+                                 f"({', '.join(sorted(set(unknown['incomplete_status'])))}) from n = "
+                                 f"{unknown['first_incomplete'].min():,.0f}; no failure up to n = "
+                                 f"{unknown['n_known'].min():,.0f}, unknown beyond.")
+            g = g[~(g["n_fail"].isna() & (g["incomplete"] > 0))]
             held = sorted(set(g.loc[g["n_fail"].isna(), "bias"]))
             if held:
                 sentences.append(f"In {fmt}, bias {', '.join(held)} never failed (up to n = "
@@ -158,7 +164,9 @@ def _summary(df, main, fixed, table, changes):
             rows.append([r["fmt"], r["bias"], r["direction"], *[str(r[k]) for k in varying],
                          "-" if math.isnan(r["n_fail"]) else f"{r['n_fail']:,.0f}",
                          "-" if math.isnan(r["first_fail_median"]) else f"{r['first_fail_median']:,.0f}", iv,
-                         f"{r['never_failed']} of {r['seeds']}", r["cause"] or "-", f"{r['n_max']:,}"])
+                         f"{r['never_failed']} of {r['seeds']}", r["cause"] or "-",
+                         f"{r['n_max']:,}" + (f" ({r['incomplete']} incomplete from {r['first_incomplete']:,.0f})"
+                                               if r["incomplete"] else "")])
         blocks.append(_block("heading", text=title))
         blocks.append(_block("table", header=header, rows=rows))
     if not table.empty:
@@ -484,6 +492,68 @@ def _framework(out, crosschecks):
     return blocks
 
 
+def _floats(values) -> np.ndarray:
+    """JSON numbers back to floats (to_json writes NaN as null, infinities as "inf" / "-inf")."""
+    return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def _locality(out, locs):
+    """The Locality page: per configuration, the radius against the nearest-neighbour distance, the
+    perturbation curves, true vs randomized labels, and the randomization test's numbers."""
+    from .charts import line_chart, scatter_chart
+    from .render import _mi
+
+    blocks = [_block("text", text="The network depends on x only through t = <a, x>, so the set of inputs that "
+                                  "keep a training point's label is a slab orthogonal to a, unbounded in every other "
+                                  "direction. Its half-width along the worst direction is the label radius, computed "
+                                  "exactly (rationals) from the network's own weights. A random perturbation moves t "
+                                  "by only ||e|| ||a|| cos(angle), so random perturbations survive much larger sizes "
+                                  "than the radius: the curves show the share kept.")]
+    rows = []
+    for li, loc in enumerate(locs):
+        st, summ = loc["settings"], loc["summary"]
+        what = (f"{st['data']}, {st['fmt']}, bias {st['bias']}, {st['direction']}, {st['encoding']}")
+        for lab in ("true", "randomized"):
+            if lab in summ:
+                s = summ[lab]
+                rows.append([what, lab, str(s["seeds"]), _mi(s["train_fraction"], True),
+                             _mi(s["heldout_accuracy"], True), _mi(s["median_radius"]), _mi(s["median_ratio"]),
+                             _mi(s["slab_agreement"], True)])
+        if "gap" in summ:
+            rows.append([what, "true - randomized", "", "", _mi(summ["gap"]["heldout_accuracy"], True), "", "", ""])
+        first = {r["labels"]: r for r in reversed(loc["runs"])}  # the first seed of each label set
+        fl = _floats
+        slug = f"locality_{li}"
+        short = f"{st['fmt']}, {st['bias']}" + ("" if st["encoding"] == "class" else f", {st['encoding']}")
+        sc = scatter_chart(out, f"{slug}_radius", f"Label radius vs nearest-neighbour distance ({short})",
+                           {lab: (fl(r["nn_all"]), fl(r["radii"])) for lab, r in first.items()},
+                           f"distance to the nearest other training point ({st['metric']})",
+                           f"label radius ({st['metric']}, log scale)", log=True,
+                           caption=f"{what}: every training point of seed {st['seed']}; the radius is the "
+                                   "distance to the nearest label change along the worst direction.")
+        series = {lab: (fl(r["eps"]) / r["nn"]["median"], fl(r["kept"])) for lab, r in first.items()}
+        theory = {lab: (fl(r["eps"]) / r["nn"]["median"], fl(r["in_slab"])) for lab, r in first.items()}
+        lc = line_chart(out, f"{slug}_curve", f"Random perturbations keeping the label ({short})", series,
+                        "perturbation size / median nearest-neighbour distance (log scale)",
+                        "share of perturbations keeping the label", logx=True, logx_base=10, theory=theory,
+                        theory_label="inside the slab (dashed)",
+                        caption=f"{what}: {st['draws']} isotropic directions per size and point (seed {st['seed']}); "
+                                "solid: the label at the moved point is the same; dashed: the moved point is "
+                                "still inside its slab (a guaranteed keep).")
+        blocks += [_block("chart", chart=c) for c in (sc, lc) if c]
+    blocks.insert(1, _block("table", header=["configuration", "labels", "seeds", "training labels kept",
+                                             "held-out accuracy", "median radius", "radius / (nn other label / 2)",
+                                             "format keeps the exact slab"],
+                            rows=rows))
+    blocks.insert(2, _block("note", text="Median over seeds [order-statistic interval for the median]. Held-out "
+                                         "accuracy: the share of held-out points whose predicted label (the nearest "
+                                         "class, or the argmax) is right, forward pass in the format. The radius "
+                                         "ratio is 1 for the largest ball any classifier could keep. The last column: "
+                                         "moved to 0.98 / 1.02 of each slab width, the share of moves where the "
+                                         "forward pass in the format keeps / changes the label as the exact slab says."))
+    return blocks
+
+
 def _comparison(changes):
     order = {"regression": 0, "improvement": 1, "same": 2}
     changes = sorted(changes, key=lambda c: (order[c.verdict], c.kind, c.what))
@@ -528,15 +598,29 @@ def _history(out, history):
     return blocks
 
 
+def _read_json(path, what: str) -> dict:
+    """A JSON file the report draws, with a clear error naming it."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{what} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not isinstance(data, dict) or "runs" not in data or "settings" not in data:
+        raise HarnessError(f"{what} file {path}: not the JSON of 'harness {what} --out'")
+    return data
+
+
 def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
-                 current_digest=None, history=None, crosschecks=None, pipelines=None) -> Path:
+                 current_digest=None, history=None, crosschecks=None, pipelines=None, localities=None) -> Path:
     """Write the report of ``runs`` into the folder ``out``.
 
     ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
     page; ``history`` (entries of :func:`harness.report.nightly.load_history`) a History page;
     ``crosschecks`` (crosscheck JSON files or dicts: ``harness crosscheck --out``, and the
     committed GPU references) an Emulation vs framework page; ``pipelines`` (records of
-    :func:`harness.analysis.pipelines.pipeline_failures`) the Summary's headline chart.
+    :func:`harness.analysis.pipelines.pipeline_failures`) the Summary's headline chart;
+    ``localities`` (``harness locality --out`` JSON files or dicts) a Locality page.
     """
     from ..analysis.crosscheck import load_crosscheck
 
@@ -565,7 +649,7 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
         changes = compare_digests(current_digest or digest(df), baseline_digest)
     say("computing the tables")
     main, fixed = main_slice(df)
-    table = failure_table(df[df["status"] == "ok"])
+    table = failure_table(df)
     pages = [("index.html", "Summary", lambda: _pipelines(out, pipelines) + _summary(df, main, fixed, table, changes)),
              ("conditioning.html", "Conditioning", lambda: _conditioning(out, main, df)),
              ("errors.html", "Errors", lambda: _errors(out, main, df)),
@@ -577,6 +661,9 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
         pages.append(("comparison.html", "Comparison", lambda: _comparison(changes)))
     if crosschecks:
         pages.append(("framework.html", "Emulation vs framework", lambda: _framework(out, crosschecks)))
+    if localities:
+        locs = [loc if isinstance(loc, dict) else _read_json(loc, "locality") for loc in localities]
+        pages.append(("locality.html", "Locality", lambda: _locality(out, locs)))
     if history:
         pages.append(("history.html", "History", lambda: _history(out, history)))
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),

@@ -76,6 +76,17 @@ def analysis_text(a, source: str = "") -> str:
                  f"a priori ({a.solver}) {g(s.bound_apriori)}"
                  + (f"; observed <= both: {g(s.bound_holds)}" if not math.isnan(s.bound_apriori) else
                     f" (not derived for an S@A arithmetic); observed <= the backward bound: {g(s.bound_holds)}"))
+    xi = getattr(a, "inputs", None)
+    if xi is not None:
+        if xi.kind == "exact":
+            L.append(f"exact inputs   against the construction carried out exactly from X and y (exact projections, "
+                     f"knots, labels; certified {g(xi.certified, 2)}):")
+            L.append(f"               projections off by {g(xi.projection_rel)} relative, knots by {g(xi.knots_rel)} "
+                     f"of the mean gap, {xi.order_swaps:,} rows out of exact order")
+            L.append(f"               weights: the exact solve of the rounded system {g(xi.system_rel)}, the "
+                     f"network's {g(xi.weights_rel)} (normwise relative to the exact construction)")
+        else:
+            L.append(f"exact inputs   not computed ({xi.kind})")
     if a.evaluation:
         e0 = a.evaluation[0]
         where = f"{e0.points:,} sampled points" if e0.sampled else f"all {e0.points:,} points"
@@ -206,4 +217,54 @@ def crosscheck_text(cc: dict, agree: tuple) -> str:
     L.append("")
     L.append(f"emulated accuracy inside the framework's 10-90% seed band in {agree[0]} of {agree[1]} cells; "
              f"{cc['seconds']:.0f} s")
+    return "\n".join(L)
+
+
+def _mi(v, pct: bool = False) -> str:
+    """A (median, lo, hi, coverage) of :func:`harness.analysis.locality.median_interval`."""
+    med, lo, hi, cover = v
+    f = (lambda x: f"{100 * x:.1f}%") if pct else g
+    if med != med:
+        return "n/a"
+    if cover == 0:
+        return f(med)
+    return f"{f(med)} [{f(lo)}, {f(hi)}]"
+
+
+def locality_text(loc: dict) -> str:
+    """The human-readable report of :func:`harness.analysis.locality.locality` (its ``to_dict()``)."""
+    st, summ = loc["settings"], loc["summary"]
+    L = [f"locality: {st['data']}, d = {st['d']}, {st['fmt']}, bias {st['bias']}, direction {st['direction']}, "
+         f"{st['encoding']} encoding, metric {st['metric']}, holdout {st['holdout']}, {st['seeds']} seed(s) from "
+         f"{st['seed']}"]
+    L.append("  each training point keeps its label in a slab |<a, x' - x>| < width (orthogonal to a, unbounded "
+             "elsewhere);")
+    L.append("  radius = the nearer side / ||a||_*, exact (rational arithmetic on the network's weights)")
+    L.append("")
+    head = (f"  {'labels':<11} {'seed':>4} {'train fit':>9} {'held-out':>9} {'majority':>8} {'radius p10':>11} "
+            f"{'median':>10} {'p90':>10} {'nn median':>10} {'other-label':>11} {'r/(nn_o/2)':>11} {'eps 50%':>10}")
+    L.append(head)
+    for r in loc["runs"]:
+        rad = r["radius"]
+        L.append(f"  {r['labels']:<11} {r['seed']:>4} {100 * r['train_fraction']:>8.1f}% "
+                 f"{100 * r['heldout_accuracy']:>8.1f}% {100 * r['majority']:>7.1f}% {g(rad['p10']):>11} "
+                 f"{g(rad['median']):>10} {g(rad['p90']):>10} {g(r['nn']['median']):>10} "
+                 f"{g(r['nn_other']['median']):>11} {g(r['ratio']['median']):>11} {g(r['eps_half']):>10}")
+    L.append("")
+    L.append("  train fit: training labels reproduced by the forward pass in the format (exact network: "
+             + ", ".join(f"{100 * r['train_fraction_exact']:.1f}%" for r in loc["runs"]) + ")")
+    L.append("  eps 50%: the perturbation size at which half of the random isotropic perturbations change the label")
+    L.append(f"  slab in {st['fmt']}: the forward pass agrees with the exact slab at 0.98 / 1.02 of each width in "
+             + ", ".join(f"{100 * r['slab_agreement']:.1f}%" for r in loc["runs"]) + " of the moves")
+    L.append("")
+    for lab, s in summ.items():
+        if lab == "gap":
+            continue
+        cover = s["heldout_accuracy"][3]
+        how = (f"median over {s['seeds']} seeds [{100 * cover:.1f}% order-statistic interval]" if s["seeds"] > 1
+               else "one seed")
+        L.append(f"  {lab:<11} held-out accuracy {_mi(s['heldout_accuracy'], True)}, median radius "
+                 f"{_mi(s['median_radius'])} ({how})")
+    if "gap" in summ:
+        L.append(f"  randomization test: held-out accuracy true - randomized = {_mi(summ['gap']['heldout_accuracy'], True)}")
     return "\n".join(L)

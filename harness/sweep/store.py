@@ -101,7 +101,7 @@ def provenance(backend: str = "", workers: int = 0) -> dict:
     return {
         "harness": __version__, "git_commit": commit or None,
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if commit else None,
-        "packages": {p: ver(p) for p in ("numpy", "numba", "llvmlite", "mpmath", "gmpy2", "scipy", "ml_dtypes",
+        "packages": {p: ver(p) for p in ("numpy", "numba", "llvmlite", "mpmath", "gmpy2", "python-flint", "scipy", "ml_dtypes",
                                          "pyarrow", "pandas", "dask", "distributed")},
         "mpmath_backend": mp_backend, "python": platform.python_version(), "cpu": cpu,
         "cpu_count": os.cpu_count(), "platform": platform.platform(),
