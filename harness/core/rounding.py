@@ -178,7 +178,7 @@ def rnd_e(x, e, F, st):
     return sr_round(x, e, F, u), st
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
 def radd(a, b, F, st):
     """fl_F(a + b): the float64 sum, with its exact residual (TwoSum) under stochastic rounding."""
     s = a + b
@@ -189,13 +189,19 @@ def radd(a, b, F, st):
     return rnd(s, F, st)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
 def rsub(a, b, F, st):
-    """fl_F(a - b)."""
-    return radd(a, -b, F, st)
+    """fl_F(a - b) (the float64 difference itself, as the kernels always computed it)."""
+    s = a - b
+    if F[4] == 1:
+        nb = -b
+        bp = s - a
+        e = (a - (s - bp)) + (nb - bp)
+        return rnd_e(s, e, F, st)
+    return rnd(s, F, st)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
 def rmul(a, b, F, st):
     """fl_F(a * b). For values of a format of p <= 26 bits the float64 product is exact
     (2p <= 53 bits), so rounding it is rounding the exact product in every mode."""
@@ -210,7 +216,7 @@ def _split(a):
     return hi, a - hi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
 def rdiv(a, b, F, st):
     """fl_F(a / b): under stochastic rounding the exact residual ``(a - q b) / b`` of the
     float64 quotient q joins it (``a - q b`` is exact: Dekker's product and Sterbenz)."""
