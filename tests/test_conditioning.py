@@ -24,6 +24,7 @@ from harness.linalg.conditioning import cond_estimate, cond_exact, cond_lapack, 
 from harness.core.exact import apply_exact, inverse_exact, log2_fraction, matrix_exact
 from harness.analysis.exponents import fit_power, fit_rate
 from harness.analysis.laws import cond_law
+from _toeplitz import closed_form_cond1, toeplitz_system
 from harness.linalg.normest import DOCUMENTED_FACTOR, onenorm_estimate
 
 U64 = Fraction(1, 2**53)
@@ -227,32 +228,9 @@ def test_condition_record_runs_each_method_within_limits():
 LADDER = [2**k for k in range(10, 15)]  # 1024 .. 16384
 
 
-def _toeplitz(n, theta):
-    """z_i = i, b_i = i - 1 + theta (first offset 1 - theta): M_ij = i - j + 1 - theta, Toeplitz."""
-    z = np.arange(1, n + 1, dtype=np.float64)
-    return z, z - 1 + theta
-
-
 def _equispaced_log2_cond1(n, theta):
-    z, b = _toeplitz(n, theta)
+    z, b = toeplitz_system(n, theta)
     return cond_structured(z, b)[0]
-
-
-def _closed_form(n, theta):
-    """cond_1 of the Toeplitz system, derived in tests/test_laws.py (_closed_form): ||M||_1 =
-    n(n-1)/2 + n(1-theta); ||M^-1||_1 the first column's coefficient sum of
-    (1-x)^2 / ((1-theta)(1 + r x)), r = theta/(1-theta). Exact rationals."""
-    from fractions import Fraction
-
-    th = Fraction(theta)
-    r = th / (1 - th)
-    norm = Fraction(n * (n - 1), 2) + n * (1 - th)
-    if r == 0:
-        inv = Fraction(4) if n >= 3 else sum([Fraction(1), Fraction(2)][:n])
-    else:  # 1 + (2 + r) + (1 + r)^2 sum_{k=0}^{n-3} r^k
-        geo = (1 - r ** (n - 2)) / (1 - r) if r != 1 else Fraction(n - 2)
-        inv = 1 + (2 + r) + (1 + r) ** 2 * geo
-    return norm * inv / (1 - th)
 
 
 def _structured_tolerance(n):
@@ -279,7 +257,7 @@ def test_equispaced_power_laws_with_constants(theta):
     from harness.core.exact import log2_fraction
 
     law = cond_law(theta)
-    exact = [log2_fraction(_closed_form(n, Fraction(theta))) for n in LADDER]
+    exact = [log2_fraction(closed_form_cond1(n, Fraction(theta))) for n in LADDER]
     meas = [_equispaced_log2_cond1(n, theta) for n in LADDER]
     for n, e, m in zip(LADDER, exact, meas):
         assert abs(m - e) <= _structured_tolerance(n) + 8 * 2.0 ** -52 * abs(e), (n, m, e)
@@ -304,7 +282,7 @@ def test_equispaced_geometric_law_rate():
 
     ns = [32, 64, 96, 128, 192, 256]
     for n in ns:
-        e = log2_fraction(_closed_form(n, Fraction(3, 4)))
+        e = log2_fraction(closed_form_cond1(n, Fraction(3, 4)))
         assert abs(_equispaced_log2_cond1(n, 0.75) - e) <= _structured_tolerance(n) + 8 * 2.0 ** -52 * e
         dev = math.log2((1 - 1 / (2 * n)) * (1 - 3.0 ** (2 - n) / 4))
         assert abs(e - 2 * math.log2(n) - n * math.log2(3) - math.log2(16 / 9) - dev) <= 16 * 2.0 ** -52 * e

@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..core.errors import HarnessError
-
 __all__ = ["ExactInputs", "exact_inputs", "exact_knots", "EXACT_INPUTS_MAX_WORK"]
 
 #: n * d above which the exact projections are not computed (each is d exact products).
@@ -94,7 +92,7 @@ def exact_inputs(net, X, y, *, w_sys=None, max_work: int = EXACT_INPUTS_MAX_WORK
     """Compare ``net`` (built from the caller's X, y) with the construction carried out exactly
     from X and y (see the module docstring). ``w_sys``: the exact solution of the network's own
     system, neuron order, (n, k) rationals (default: computed by ball arithmetic)."""
-    from ..core.exact import Q, _frac, solve_ball, to_float, to_q
+    from ..core.exact import Q, solve_ball, to_float, to_q
 
     X = np.asarray(X, np.float64)
     Y = np.asarray(y, np.float64).reshape(net.n_input, -1)

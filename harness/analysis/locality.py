@@ -231,6 +231,13 @@ def _crossings(t0, g0, s, bk, G, slope_last, side: int, exact: bool):
     return found, dist
 
 
+def _exact_array(arr) -> np.ndarray:
+    """A float array as an object array of exact rationals (mpq), elementwise."""
+    from ..core.exact import to_q
+
+    return np.frompyfunc(lambda v: to_q(float(v)), 1, 1)(arr)
+
+
 def knot_values(net, exact: bool = True) -> tuple:
     """(S, V), each (n, k): f's slope on (b_j, b_j+1) and its value at knot b_j, computed exactly
     (both are prefix sums that cancel heavily where the weights grow); object arrays of exact
@@ -239,8 +246,7 @@ def knot_values(net, exact: bool = True) -> tuple:
 
     a, b, W = net.carriers()
     n, k = W.shape
-    Q = np.frompyfunc(lambda v: _q(float(v)), 1, 1)
-    B, Wq = Q(b), Q(W)
+    B, Wq = _exact_array(b), _exact_array(W)
     S = np.cumsum(Wq, axis=0)
     V = np.empty((n, k), dtype=object)
     V[0] = _q(0)
@@ -289,8 +295,6 @@ def label_radius(net, X, y=None, metric: str = "l2", *, exact: bool = False, cla
     (default: from y; binary labels are always the classes 0 and 1). Pass the training
     labels' classes when X holds other points.
     """
-    from ..build.data import label_kind
-
     _check_metric(metric)
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != net.d:
@@ -312,12 +316,11 @@ def label_radius(net, X, y=None, metric: str = "l2", *, exact: bool = False, cla
     n, k = W.shape
     from ..core.exact import _q
 
-    Q = np.frompyfunc(lambda v: _q(float(v)), 1, 1)
     S, V = knot_values(net, exact=exact)
     if exact:
         zero = _q(0)
-        t = Q(X).dot(Q(a)) if X.shape[0] else np.empty(0, dtype=object)
-        bk = Q(b)
+        t = _exact_array(X).dot(_exact_array(a)) if X.shape[0] else np.empty(0, dtype=object)
+        bk = _exact_array(b)
     else:
         zero = 0.0
         t = np.sum(X * a, axis=1)
@@ -382,16 +385,10 @@ def label_radius(net, X, y=None, metric: str = "l2", *, exact: bool = False, cla
     for side, store in ((1, t_plus), (-1, t_minus)):
         has = np.array([v is not None for v in best[side]], dtype=bool)
         store[has] = [_qf(v) if exact else float(v) for v in best[side][has]]
-    exact_minus, exact_plus = best[-1], best[1]
     norm = _dual_norm(a, metric, exact)
-    if exact:
-        for r in range(m):
-            if exact_minus[r] is not None:
-                t_minus[r] = _qf(exact_minus[r])
-            if exact_plus[r] is not None:
-                t_plus[r] = _qf(exact_plus[r])
-        minus = np.array([_divide(exact_minus[r], norm, True) for r in range(m)])
-        plus = np.array([_divide(exact_plus[r], norm, True) for r in range(m)])
+    if exact:  # each width divided exactly, rounded once (t_minus / t_plus above are the t-widths)
+        minus = np.array([_divide(v, norm, True) for v in best[-1]])
+        plus = np.array([_divide(v, norm, True) for v in best[1]])
         norm_f = float(norm)
     else:
         norm_f = norm
@@ -641,7 +638,7 @@ def locality(data: str = "digits", n: int | None = None, d: int = 16, *, labels=
     (generated data), the split and the network; both label sets share them.
     """
     from ..build.construction import construct
-    from ..build.data import make_dataset, make_labels, native_dim
+    from ..build.data import make_dataset, make_labels, native_dim, real_size
     from ..core.seeding import rng_for
 
     say = progress or (lambda m: None)
@@ -664,7 +661,7 @@ def locality(data: str = "digits", n: int | None = None, d: int = 16, *, labels=
     runs = []
     for s in range(int(seed), int(seed) + int(seeds)):
         if real:
-            X, own = make_dataset(data, n if n is not None else _all_points(data), 1, rng_for(s, "data"))
+            X, own = make_dataset(data, n if n is not None else real_size(data), 1, rng_for(s, "data"))
         else:
             X, own = make_dataset(data, 1000 if n is None else n, d, rng_for(s, "data"))
             own = _teacher(X, rng_for(s, "teacher"))
@@ -675,7 +672,6 @@ def locality(data: str = "digits", n: int | None = None, d: int = 16, *, labels=
                                "to train on; need at least 1 and 2")
         perm = rng_for(s, "holdout").permutation(m)
         tr, ho = np.sort(perm[n_hold:]), np.sort(perm[:n_hold])
-        nn_any = nn_other_true = None
         for lab in labels:
             y = own if lab == "true" else make_labels("randomized", m, rng_for(s, "labels"), np.zeros(m), true=own)
             say(f"seed {s}, {lab} labels: fit {m - n_hold} points in {fmt}, hold out {n_hold}")
@@ -691,9 +687,7 @@ def locality(data: str = "digits", n: int | None = None, d: int = 16, *, labels=
             out_tr = net.forward(X[tr])
             out_ho = net.forward(X[ho])
             say(f"seed {s}, {lab} labels: neighbour distances")
-            if nn_any is None:
-                nn_any, _ = neighbour_distances(X[tr], y[tr], metric)
-            _, nn_other = neighbour_distances(X[tr], y[tr], metric)
+            nn_any, nn_other = neighbour_distances(X[tr], y[tr], metric)  # nn_any: the same for both label sets
             nn_med = float(np.median(nn_any[np.isfinite(nn_any)])) if np.isfinite(nn_any).any() else 1.0
             eps = tuple(nn_med * q for q in EPS_RELATIVE)
             kept, in_slab = perturbation_curve(net, lr, eps, draws=draws, seed=s)
@@ -721,9 +715,3 @@ def locality(data: str = "digits", n: int | None = None, d: int = 16, *, labels=
                     direction=direction, metric=metric, encoding=encoding, seed=int(seed), seeds=int(seeds), draws=int(draws))
     return Locality(settings=settings, runs=tuple(runs))
 
-
-def _all_points(data: str) -> int:
-    """Every distinct point of a real data set."""
-    from ..build.data import real_size
-
-    return real_size(data)

@@ -119,12 +119,11 @@ def rnd(x, F, st):
         e = emin  # subnormal range: fixed quantum
     shift = p - 1 - e
     s = math.ldexp(x, shift)  # exact: a power-of-two scaling inside float64's range
+    if sr == 1:  # stochastic: one rule for every caller (the exact residual here is 0)
+        st, u = uniform(st)
+        return sr_round(x, 0.0, F, u), st
     if sr == 0:
         r = np.rint(s)  # round half to even
-    elif sr == 1:
-        fl = math.floor(s)
-        st, u = uniform(st)
-        r = fl + 1.0 if u < s - fl else fl
     else:
         r = float(math.trunc(s))  # toward zero
     r = math.copysign(math.ldexp(r, -shift), x)  # a result that rounds to zero keeps x's sign
@@ -181,24 +180,19 @@ def rnd_e(x, e, F, st):
 @njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
 def radd(a, b, F, st):
     """fl_F(a + b): the float64 sum, with its exact residual (TwoSum) under stochastic rounding."""
-    s = a + b
     if F[4] == 1:
-        bp = s - a
-        e = (a - (s - bp)) + (b - bp)
+        s, e = _two_sum(a, b)
         return rnd_e(s, e, F, st)
-    return rnd(s, F, st)
+    return rnd(a + b, F, st)
 
 
 @njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
 def rsub(a, b, F, st):
     """fl_F(a - b) (the float64 difference itself, as the kernels always computed it)."""
-    s = a - b
     if F[4] == 1:
-        nb = -b
-        bp = s - a
-        e = (a - (s - bp)) + (nb - bp)
+        s, e = _two_sum(a, -b)  # a + (-b) is a - b exactly, rounding included
         return rnd_e(s, e, F, st)
-    return rnd(s, F, st)
+    return rnd(a - b, F, st)
 
 
 @njit(cache=True, inline="always")  # inlined at Numba IR: the RN path costs what rnd(a op b) did
