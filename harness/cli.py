@@ -161,13 +161,20 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_failure_point(args) -> int:
-    from .analysis.failure import failure_point
+    from dataclasses import replace
+
+    from .analysis.failure import failure_grid, failure_point
     from .core.arith import resolve
     from .core.jsonio import to_json
     from .report.render import failure_text, pipelines_text
 
+    biases = _names(args.bias)
+    if not biases:
+        raise HarnessError("--bias: give at least one bias strategy")
+    args.bias = biases[0]
     cfg = _failure_config(args)
-    from dataclasses import replace
+    for b in biases[1:]:
+        replace(cfg, bias=b).validate()  # every name checked before any search runs
 
     cfg = replace(cfg, n_min=args.n_min, n_max=args.n_max, rel_tol=args.rel_tol,
                   deploy=args.deploy, deploy_evaluator=args.deploy_evaluator).validate()
@@ -185,6 +192,14 @@ def cmd_failure_point(args) -> int:
             print(to_json({"config": cfg.to_dict(), "pipelines": recs}))
             return 0
         print(pipelines_text(recs, cfg))
+        return 0
+    if len(biases) > 1:
+        if args.json:  # the records the report's headline draws (harness report --headline FILE)
+            print(to_json({"config": cfg.to_dict(), "records": failure_grid(fmts, biases, cfg, progress=progress)}))
+            return 0
+        for b in biases:
+            bc = replace(cfg, bias=b)
+            print(failure_text([failure_point(f, bc, progress=progress) for f in fmts], bc) + "\n")
         return 0
     points = [failure_point(f, cfg, progress=progress) for f in fmts]
     if args.json:
@@ -241,6 +256,24 @@ def cmd_locality(args) -> int:
     return 0
 
 
+def _stage_files(paths):
+    """'harness precision --stages --json' files, merged: {"stages": [...]} (None: none given)."""
+    if not paths:
+        return None
+    import json
+
+    recs = []
+    for p in paths:
+        try:
+            data = json.loads(open(p, encoding="utf-8").read())
+        except (OSError, ValueError) as exc:
+            raise HarnessError(f"precision file {p}: {getattr(exc, 'strerror', None) or exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+            raise HarnessError(f"precision file {p}: not the JSON of 'harness precision --stages --json'")
+        recs += data["stages"]
+    return {"stages": recs}
+
+
 def cmd_precision(args) -> int:
     from .analysis.precision import bits_needed
     from .core.jsonio import to_json
@@ -248,6 +281,16 @@ def cmd_precision(args) -> int:
 
     cfg = _failure_config(args)
     progress = _progress(args)
+    if args.stages:
+        from .analysis.precision import stage_bits
+        from .report.render import stage_bits_text
+
+        results = [stage_bits(n, cfg, p_max=args.p_max, progress=progress) for n in _ints(args.n, "--n")]
+        if args.json:  # what 'harness report --precision' draws
+            print(to_json({"stages": [r.to_dict() for r in results]}))
+            return 0
+        print(stage_bits_text(results))
+        return 0
     results = [bits_needed(n, cfg, p_max=args.p_max, progress=progress) for n in _ints(args.n, "--n")]
     if args.json:
         print(to_json([r.to_dict() for r in results]))
@@ -286,7 +329,8 @@ def cmd_fit(args) -> int:
     print(f"  strategies   direction {r.direction}, bias {r.bias}, format {r.fmt}, solver {r.solver}, "
           f"rounding {r.rounding}, seed {r.seed}" + (f"  ({r.attempts} directions tried)" if r.attempts > 1 else ""))
     print(f"  parameters   {r.n_params} (2n + d" + (" + (k-1)n" if r.k > 1 else "") + ")")
-    print(f"  smallest gap {_g(r.min_gap)}      max |w| {_g(r.max_abs_w)}"
+    mw = _g(r.max_abs_w) if math.isfinite(r.max_abs_w) else f"not finite in {r.fmt} (overflow: see below)"
+    print(f"  smallest gap {_g(r.min_gap)}      max |w| {mw}"
           + (f"      knots moved by rounding {r.moved_biases}" if r.moved_biases else ""))
     where = f"{r.eval_points} sampled points" if r.eval_sampled else f"all {r.eval_points} points"
     own = r.arith or r.fmt
@@ -393,7 +437,8 @@ def cmd_report(args) -> int:
 
     progress = _progress(args)
     index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress,
-                         crosschecks=args.crosscheck, localities=args.locality)
+                         crosschecks=args.crosscheck, localities=args.locality, headline=args.headline,
+                         pipelines=args.pipelines, precision=_stage_files(args.precision))
     print(index)
     return 0
 
@@ -412,7 +457,8 @@ def cmd_nightly(args) -> int:
     run, index, changes, bench_code, slow_code = run_nightly(
         args.config, results=args.results, reports=args.reports, baseline=baseline, bench=not args.no_bench,
         bench_dir=args.bench_dir, quiet=args.quiet, workers=args.workers, crosscheck=not args.no_crosscheck,
-        locality=not args.no_locality, slow=not args.no_slow)
+        locality=not args.no_locality, slow=not args.no_slow, headline=not args.no_headline,
+        precision=not args.no_precision)
     print(f"run     {run}")
     print(f"report  {index}  (and {Path(args.reports) / 'latest' / 'index.html'})")
     if bench_code not in (None, 0):
@@ -479,9 +525,10 @@ def _data_args(p, n_default, d_default):
     p.add_argument("--labels", default="binary", help="label generator (default binary)")
 
 
-def _strategy_args(p, with_fmt=True, fmt_help="working format (default float64)", fmt_default="float64"):
+def _strategy_args(p, with_fmt=True, fmt_help="working format (default float64)", fmt_default="float64",
+                   bias_help="midpoint | left | fraction:THETA | random (default midpoint)"):
     p.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K | maximin:K (default gaussian)")
-    p.add_argument("--bias", default="midpoint", help="midpoint | left | fraction:THETA | random (default midpoint)")
+    p.add_argument("--bias", default="midpoint", help=bias_help)
     if with_fmt:
         p.add_argument("--fmt", default=fmt_default, help=fmt_help)
     p.add_argument("--solver", default="recurrence", help="recurrence | backsub | lapack | exact (default recurrence)")
@@ -573,7 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "failure rate over the seeds reaches 1/2 (galloping, then bisection in log n), "
                                     "with the failure-rate curve, a 95% interval and the failure cause.")
     _data_args(fp, n_default=None, d_default=16)
-    _strategy_args(fp, fmt_help="comma list of formats (default float16,float32)", fmt_default="float16,float32")
+    _strategy_args(fp, fmt_help="comma list of formats (default float16,float32)", fmt_default="float16,float32",
+                   bias_help="midpoint | left | fraction:THETA | random, or a comma list: a search per format and "
+                             "bias (--json: the records 'harness report --headline' draws; default midpoint)")
     _search_args(fp, seeds_default=8)
     fp.add_argument("--n-min", type=int, default=2, help="first n tried (default 2)")
     fp.add_argument("--n-max", type=int, default=1 << 23, help="largest n tried (default 8388608)")
@@ -643,6 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
     _strategy_args(pr, with_fmt=False)
     _search_args(pr, seeds_default=3)
     pr.add_argument("--p-max", type=int, default=256, help="widest precision tried (default 256)")
+    pr.add_argument("--stages", action="store_true",
+                    help="where the bits go: the least p with only the projection, the build (projection, knots, "
+                         "solve) or the forward pass at p bits (the rest exact), beside the whole construction")
     _output_args(pr)
     pr.set_defaults(func=cmd_precision)
 
@@ -685,6 +737,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "Emulation vs framework page")
     rp.add_argument("--locality", nargs="+", metavar="JSON", default=None,
                     help="'harness locality --out' JSON file(s) for the Locality page")
+    rp.add_argument("--precision", nargs="+", metavar="JSON", default=None,
+                    help="'harness precision --stages --json' output(s): the precision curves of the Failure "
+                         "points page")
+    rp.add_argument("--headline", metavar="JSON", default=None,
+                    help="'harness failure-point --bias A,B,... --json' output: the Summary's headline chart "
+                         "(failure n per format and bias strategy)")
+    rp.add_argument("--pipelines", metavar="JSON", default=None,
+                    help="'harness failure-point --pipeline LIST --json' output: the Summary's pipeline chart")
     rp.add_argument("--quiet", action="store_true", help="no progress messages")
     rp.set_defaults(func=cmd_report)
 
@@ -701,6 +761,10 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--no-bench", action="store_true", help="skip the benchmarks")
     ng.add_argument("--no-crosscheck", action="store_true", help="skip the framework crosscheck (PyTorch)")
     ng.add_argument("--no-locality", action="store_true", help="skip the locality runs (the Locality page)")
+    ng.add_argument("--no-precision", action="store_true", help="skip the precision-by-stage searches (the "
+                                                                "Failure points page's precision curves)")
+    ng.add_argument("--no-headline", action="store_true", help="skip the headline failure-point searches (every "
+                                                               "format x bias strategy of the main slice)")
     ng.add_argument("--no-slow", action="store_true", help="skip the slow acceptance tests (pytest -m slow on "
                                                            "tests/: the float64 failure point, ~3 min)")
     ng.add_argument("--bench-dir", default="benchmarks", help="the benchmark folder (default benchmarks/, "

@@ -73,3 +73,53 @@ def test_scatter_heatmap_band_and_failure_charts_survive_hostile_values(tmp_path
             {"pipeline": "numpy", "target": "bfloat16", "skipped": True, "reason": "native only"}]
     c = charts.failure_n_chart(tmp_path, "fn", "failure n", recs)
     assert c is not None and len(pd.read_csv(tmp_path / c.csv)) == 2
+
+
+def test_small_multiples_and_history_charts_survive_hostile_values(tmp_path):
+    x = np.arange(1, HOSTILE.size + 1, dtype=float) * 16
+    c = charts.small_multiples(tmp_path, "sm", "rate per bias", {"midpoint": {"float32": (x, HOSTILE)},
+                                                                 "left": {"float64": (x, HOSTILE[::-1])}},
+                               "n", "value", ends={("left", "float64"): (512.0, "collision")})
+    assert c is not None and len(c.axes) == 2
+    assert _pixels_of(tmp_path / c.png, charts.colour("float32")) > 30
+    c = charts.history_chart(tmp_path, "hi", "ratio over runs", {"a": HOSTILE[:3], "b": [math.nan, 2.0, math.inf]},
+                             ["r1", "r2", "r3"], "ratio", logy=True)
+    assert c is not None and len(pd.read_csv(tmp_path / c.csv)) == 6
+    one = charts.history_chart(tmp_path, "one", "one run", {"a": [3.0]}, ["r1"], "ratio")
+    assert one is not None and one.axes
+
+
+def test_the_pixel_measures_can_fail(tmp_path):
+    """The page test's measures detect what they look for: a chart whose data are all NaN has an empty
+    plot area, and a legend placed beside the axes of a figure saved without its tight bounding box is
+    cut at the edge; the harness's own charts with the same legend are not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from _pixels import drawn, edge_ink
+
+    c = charts.line_chart(tmp_path, "empty", "nothing finite", {"midpoint": ([16, 32], [math.nan, math.nan])}, "n", "y")
+    assert drawn(tmp_path / c.png, c.axes[0], c.legends)[0] < 20
+    assert drawn(tmp_path / c.png, c.axes[0])[0] >= 20  # its legend alone would have passed
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    ax.plot([1, 2], [1, 2], label="a long legend entry that runs off the figure")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(tmp_path / "cut.png")  # the canvas as it is: the legend falls outside
+    fig.canvas.draw()
+    _, words = charts.artist_boxes(fig, fig.canvas.get_renderer(), 0.0, 0.0, 300)
+    plt.close(fig)
+    assert edge_ink(tmp_path / "cut.png") == 0  # ink at the edge alone does not see it...
+    assert any(r > 500 for _, _, r, _ in words)  # ...the legend's box does
+    names = {f"a long legend entry number {k} that runs off the figure": ([1, 2], [k, k + 1]) for k in range(30)}
+    c = charts.history_chart(tmp_path, "long", "long legend", {k: v[1] for k, v in names.items()}, ["r1", "r2"], "y")
+    assert edge_ink(tmp_path / c.png) == 0 and drawn(tmp_path / c.png, c.axes[0], c.legends)[0] > 100
+
+
+def test_every_known_name_has_its_own_colour():
+    names = charts._KNOWN + tuple(charts._FIXED)
+    assert len({charts.colour(n) for n in charts._KNOWN}) == len(charts._KNOWN)
+    for group in charts._GROUPS:  # names drawn together never share a colour
+        assert len({charts.colour(n) for n in group}) == len(group), group
+    assert {charts.colour(n) for n in ("lapack", "backsub", "closed form", "estimate")}.__len__() == 4
+    assert all(charts.colour(n).startswith("#") for n in names)

@@ -290,3 +290,24 @@ def test_equispaced_geometric_law_rate():
     fit = fit_rate(ns, meas)
     bias = 2 * max(abs(math.log2(1 - 1 / (2 * n))) for n in ns) / (ns[-1] - ns[0])
     assert fit.lo - bias <= math.log2(cond_law(0.75).rate) <= fit.hi + bias, fit  # the law's rate
+
+
+def test_fit_law_picks_the_fit_each_law_calls_for():
+    """fit_law on exact equispaced cond_1 (the closed form): theta = 3/4 gets the geometric rate, whose
+    interval (widened by the closed form's known (1 - 1/(2n)) deviation, as above) holds r = 3;
+    theta = 1/2 gets a power-law exponent, theta random none; sizes below n_from are left out."""
+    from harness.analysis.exponents import fit_law
+    from harness.analysis.laws import law_for_bias
+    from harness.core.exact import log2_fraction
+
+    ns = [4, 8, 32, 64, 96, 128, 192, 256]
+    y = [log2_fraction(closed_form_cond1(n, Fraction(3, 4))) for n in ns]
+    f = fit_law(law_for_bias("fraction:0.75"), ns, y, n_from=32)
+    assert f.kind == "rate" and f.points == 6
+    big = [n for n in ns if n >= 32]
+    bias = 2 * max(abs(math.log2(1 - 1 / (2 * n))) for n in big) / (big[-1] - big[0])
+    assert f.lo - bias <= math.log2(3) <= f.hi + bias and abs(f.rate - 3) < 0.01
+    p = fit_law(law_for_bias("midpoint"), ns, [3 * math.log2(n) + 2 for n in ns])
+    assert p.kind == "power" and abs(p.slope - 3) < 1e-12
+    assert fit_law(law_for_bias("random"), ns, y) is None
+    assert fit_law(law_for_bias("left"), [16, 32], [1.0, 2.0]) is None  # fewer than 3 sizes

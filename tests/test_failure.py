@@ -144,3 +144,62 @@ def test_precision_beyond_float64_runs_in_mpmath():
     assert r.p_min[0] is not None and r.p_min[0] > 53
     t = mp_trial(cfg, 48, 0, r.p_min[0])
     assert t.passed and t.engine == "mpmath"
+
+
+# --- where the bits go: one stage at p bits ------------------------------------------------
+
+@pytest.mark.parametrize("stage", ["projection", "build", "forward", "whole"])
+def test_stage_trials_agree_across_engines(stage):
+    """Where both engines apply (p <= 25) a stage passes or fails alike in the Numba kernels (exact:
+    float64, compensated forward pass) and in mpmath (exact: P_EXACT bits): the stages are defined
+    the same in both, so the search may switch engines at p = 25."""
+    from harness.analysis.precision import mp_trial, stage_trial
+    from dataclasses import replace
+
+    cfg = FailureConfig(d=4, seeds=2)
+    for p in (6, 9, 12, 15, 18):
+        for s in range(2):
+            a = stage_trial(cfg, 40, s, p, stage)
+            c = replace(cfg, criteria=("collision",)) if stage == "projection" else cfg
+            b = mp_trial(c, 40, s, p, stage=stage)
+            assert (a.passed, a.failed_by) == (b.passed, b.failed_by), (stage, p, s, a, b)
+
+
+def test_stage_bits_are_minimal_and_bounded_by_the_whole():
+    """Each stage's p is minimal (passes at p, fails at p - 1); 'whole' is bits_needed's answer; and no
+    stage needs more than the whole construction needs (the whole at p runs every stage at p: if it
+    passes, the projection had no collision), nor does the projection need more than any stage."""
+    from harness.analysis.precision import STAGES, stage_bits, stage_trial
+
+    cfg = FailureConfig(d=4, seeds=3)
+    r = stage_bits(64, cfg, p_max=40)
+    assert r.stages == STAGES
+    whole = r.p_min[STAGES.index("whole")]
+    assert whole == bits_needed(64, cfg, p_max=40).p_min
+    for stage, ps in zip(r.stages, r.p_min):
+        for s, p in enumerate(ps):
+            assert p is not None and 2 < p <= 40
+            assert stage_trial(cfg, 64, s, p, stage).passed and not stage_trial(cfg, 64, s, p - 1, stage).passed
+    proj = r.p_min[STAGES.index("projection")]
+    assert all(pp <= w for pp, w in zip(proj, whole))
+    # a stage that needs more than p_max is reported as None, its median as inf
+    r = stage_bits(40, FailureConfig(d=2, seeds=1, bias="fraction:0.75"), stages=("build",), p_max=12)
+    assert r.p_min == ((None,),) and r.median == (math.inf,)
+    with pytest.raises(harness.HarnessError, match="stage 'solve'"):
+        stage_bits(16, cfg, stages=("solve",))
+
+
+def test_failure_grid_records_are_the_cli_searches():
+    """The report's headline records (failure_grid) are exactly what 'harness failure-point --fmt F
+    --bias B' finds for the same config: the same n_fail, bracket, interval, cause and curve."""
+    from harness.analysis.failure import failure_grid, failure_record
+
+    cfg = FailureConfig(d=4, seeds=3, n_max=2048)
+    recs = failure_grid(["float32", "bfloat16"], ["left", "midpoint"], cfg, n_max={"bfloat16": 64})
+    assert [(r["target"], r["bias"]) for r in recs] == [("float32", "left"), ("float32", "midpoint"),
+                                                          ("bfloat16", "left"), ("bfloat16", "midpoint")]
+    for r in recs:
+        fp = failure_point(r["target"], cfg, bias=r["bias"], n_max=64 if r["target"] == "bfloat16" else 2048)
+        want = failure_record(fp, target=r["target"])
+        for k in ("n_fail", "n_pass", "interval", "censored", "cause", "curve", "n_max", "seeds"):
+            assert r[k] == want[k], (r["target"], r["bias"], k)

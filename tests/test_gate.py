@@ -134,7 +134,8 @@ def test_nightly_command_writes_reports_history_and_gates(tmp_path):
     def nightly(*extra):
         return subprocess.run([sys.executable, "-m", "harness", "nightly", "--config", str(cfg), "--no-bench",
                                "--results", str(tmp_path / "results"), "--reports", str(tmp_path / "reports"),
-                               "--quiet", "--no-locality", "--no-slow", *extra], capture_output=True, text=True)
+                               "--quiet", "--no-locality", "--no-slow", "--no-headline", "--no-precision", *extra],
+                              capture_output=True, text=True)
 
     r = nightly("--baseline", "none")
     assert r.returncode == 0, r.stderr

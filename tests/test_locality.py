@@ -17,7 +17,7 @@ import pytest
 
 import harness
 from harness.analysis.locality import (
-    EPS_RELATIVE, LabelRadius, knot_values, label_radius, outputs_at, locality, median_interval, neighbour_distances,
+    knot_values, label_radius, outputs_at, locality, median_interval, neighbour_distances,
     perturbation_curve, predict_labels,
 )
 from harness.build.data import make_data

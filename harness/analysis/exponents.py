@@ -17,7 +17,7 @@ import numpy as np
 
 from ..core.errors import HarnessError
 
-__all__ = ["GrowthFit", "fit_power", "fit_rate"]
+__all__ = ["GrowthFit", "fit_power", "fit_rate", "fit_law"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,20 @@ def fit_power(n, log2_values, level: float = 0.95) -> GrowthFit:
 def fit_rate(n, log2_values, level: float = 0.95) -> GrowthFit:
     """Rate of ``metric ~ C r^n``: slope of log2(metric) on n (``GrowthFit.rate`` = r)."""
     return _ols(np.asarray(n, np.float64), log2_values, "rate", level)
+
+
+def fit_law(law, n, log2_values, level: float = 0.95, n_from: int = 16) -> GrowthFit | None:
+    """The fit a growth law calls for (:class:`harness.analysis.laws.Law`), over the sizes n >= n_from
+    (the laws are asymptotic): ``power`` laws fit the exponent of n (:func:`fit_power`); ``geometric``
+    laws ``n^k r^n`` fit the rate r per point on log2(metric) - k log2 n (:func:`fit_rate`, so
+    ``GrowthFit.rate`` is r); ``random-walk`` has no law to fit (None). None too with fewer than 3
+    sizes."""
+    n = np.asarray(n, np.float64)
+    y = np.asarray(log2_values, np.float64)
+    keep = (n >= n_from) & np.isfinite(y)
+    n, y = n[keep], y[keep]
+    if law.kind == "random-walk" or n.size < 3:
+        return None
+    if law.kind == "geometric":
+        return fit_rate(n, y - law.exponent * np.log2(n), level)
+    return fit_power(n, y, level)

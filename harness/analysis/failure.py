@@ -52,7 +52,7 @@ from ..core.seeding import trial_seed
 
 __all__ = ["CRITERIA", "FailureConfig", "Trial", "RatePoint", "FailurePoint", "run_trial",
            "failure_point", "wilson", "judge", "rate_fails", "first_failure", "built_trial", "failed_trial",
-           "ROW_CRITERIA"]
+           "ROW_CRITERIA", "failure_record", "failure_grid"]
 
 class Criterion(Protocol):
     """A failure criterion: whether the trial fails it, under the search's configuration."""
@@ -375,3 +375,33 @@ def failure_point(fmt, config: FailureConfig | None = None, progress=None, **ove
                         censored="above" if n_fail is None else ("below" if n_pass is None else "none"),
                         interval=(conf_pass, conf_fail), cause=cause, causes=causes, curve=curve,
                         trials=sum(p.trials for p in curve), seconds=time.perf_counter() - t0)
+
+
+def failure_record(fp: FailurePoint, **extra) -> dict:
+    """A failure point as a JSON-ready record (the report's headline and the pipelines' rows):
+    ``fmt``, ``bias``, ``n_fail``, ``n_pass``, ``interval``, ``censored``, ``cause``, ``n_min``,
+    ``n_max``, ``seeds``, ``trials``, ``seconds``, the curve's ``(n, failures, trials)`` and
+    ``extra``."""
+    return {"fmt": fp.fmt, "bias": fp.config.bias, "n_fail": fp.n_fail, "n_pass": fp.n_pass,
+            "interval": list(fp.interval), "censored": fp.censored, "cause": fp.cause,
+            "n_min": fp.config.n_min, "n_max": fp.config.n_max, "seeds": fp.config.seeds,
+            "trials": fp.trials, "seconds": fp.seconds,
+            "curve": [[p.n, p.failures, p.trials] for p in fp.curve], "config": fp.config.to_dict(),
+            "skipped": False, **extra}
+
+
+def failure_grid(formats, biases, config: FailureConfig | None = None, progress=None, n_max=None) -> list:
+    """The failure point of every (format, bias strategy) on one configuration: records of
+    :func:`failure_record`, formats outermost. ``n_max`` ({format: n}) caps some formats' searches
+    (a capped search that never fails is censored "above" at that n). Each record is what
+    ``harness failure-point --fmt F --bias B`` (with that ``--n-max``) prints for the same config."""
+    cfg = config or FailureConfig()
+    out = []
+    for fmt in formats:
+        for bias in biases:
+            over = {"bias": bias}
+            if n_max and fmt in n_max:
+                over["n_max"] = int(n_max[fmt])
+            fp = failure_point(fmt, cfg, progress=progress, **over)
+            out.append(failure_record(fp, target=fmt))
+    return out

@@ -98,7 +98,7 @@ def pipeline_failures(names, targets, config=None, progress=None) -> list:
     per pair that does not run (``numpy`` in bfloat16)."""
     from dataclasses import replace
 
-    from .failure import FailureConfig, failure_point
+    from .failure import FailureConfig, failure_point, failure_record
 
     cfg = config or FailureConfig()
     out = []
@@ -111,10 +111,7 @@ def pipeline_failures(names, targets, config=None, progress=None) -> list:
                 out.append({"pipeline": name, "target": t, "skipped": True, "reason": str(exc)})
                 continue
             fp = failure_point(spec.fmt, replace(cfg, **spec.overrides()).validate(), progress=progress)
-            out.append({"pipeline": spec.name, "target": spec.target, "skipped": False, "fmt": spec.fmt,
-                        "solver": spec.solver, "evaluator": spec.evaluator, "deploy": spec.deploy,
-                        "deploy_evaluator": spec.deploy_evaluator, "n_fail": fp.n_fail, "n_pass": fp.n_pass,
-                        "interval": list(fp.interval), "censored": fp.censored, "cause": fp.cause,
-                        "n_min": fp.config.n_min, "n_max": fp.config.n_max, "seeds": fp.config.seeds,
-                        "trials": fp.trials, "seconds": fp.seconds})
+            out.append(failure_record(fp, pipeline=spec.name, target=spec.target, solver=spec.solver,
+                                      evaluator=spec.evaluator, deploy=spec.deploy,
+                                      deploy_evaluator=spec.deploy_evaluator))
     return out

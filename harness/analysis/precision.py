@@ -40,10 +40,17 @@ from .failure import FailureConfig, Trial, judge, run_trial
 from ..core.formats import GENERIC_EMAX, GENERIC_MAX_P
 
 __all__ = ["MpFormat", "MpBuild", "mp_construct", "mp_forward", "mp_trial", "precision_trial", "bits_needed",
-           "BitsNeeded", "PrecisionTrial", "P_MAX"]
+           "BitsNeeded", "PrecisionTrial", "P_MAX", "P_EXACT", "STAGES", "stage_trial", "stage_bits", "StageBits"]
 
 #: Widest precision searched by default: enough for theta = 3/4 at n ~ 150.
 P_MAX = 256
+#: The precision that stands for exact in a stage search (the other stages' arithmetic).
+P_EXACT = 256
+#: The parts of the construction a stage search puts at p bits (the rest exact):
+#: ``projection`` (inputs, direction and projections: judged by collisions only), ``build``
+#: (projections, knots and the solve; forward pass exact), ``forward`` (weights solved exactly,
+#: stored and evaluated at p bits), ``whole`` (everything: :func:`bits_needed`).
+STAGES = ("projection", "build", "forward", "whole")
 #: mpmath operations per forward-pass evaluation in a trial (~1 us each): beyond
 #: budget // n points, a seeded sample plus the smallest gaps' neighbours.
 MP_EVAL_BUDGET = 2 * 10**6
@@ -311,10 +318,26 @@ def mp_forward(build: MpBuild, p: int, positions) -> np.ndarray:
     return out
 
 
-def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, first_offset=None):
+def _round_build(build: MpBuild, p: int) -> MpBuild:
+    """A build's stored values (direction, knots, weights, inputs) rounded to p bits: the network
+    stored in a p-bit format."""
+    F = MpFormat(p)
+    r = lambda vals: tuple(F.round(v) for v in vals)  # noqa: E731
+    return replace(build, a=r(build.a), b=r(build.b), W=tuple(r(col) for col in build.W),
+                   Xp=tuple(r(row) for row in build.Xp))
+
+
+def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, first_offset=None,
+             stage: str = "whole"):
     """A precision trial in mpmath: build at p bits, run the forward pass at (a sample of)
     the training points, judge by the failure criteria. X, y default to the trial's
-    generated data (those of :func:`harness.analysis.failure.run_trial`)."""
+    generated data (those of :func:`harness.analysis.failure.run_trial`).
+
+    ``stage`` puts only part of the construction at p bits (:data:`STAGES`): ``projection``
+    (the build at p bits, judged by the config's criteria on the build alone: give
+    criteria=("collision",)), ``build`` (the build at p bits, the
+    forward pass at P_EXACT bits), ``forward`` (the build at P_EXACT bits, stored in p bits,
+    the forward pass at p bits), ``whole`` (everything at p bits)."""
     from ..build.data import label_kind
     from ..build.problems import make_problem
     from .outcome import REAL_LABEL_RTOL, reproduced
@@ -333,13 +356,19 @@ def mp_trial(cfg: FailureConfig, n: int, index: int, p: int, X=None, y=None, fir
                         seconds=time.perf_counter() - t0), cfg)
         return PrecisionTrial(p, "mpmath", not t.failed_by, t.failed_by, fraction, t.seconds)
 
-    build = mp_construct(cfg, X, y, p, seed, first_offset)
-    if build.status != "ok":
-        return result(collided=build.status == "collision", overflowed=build.status == "overflow")
+    if stage not in STAGES:
+        raise HarnessError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+    build = mp_construct(cfg, X, y, max(p, P_EXACT) if stage == "forward" else p, seed, first_offset)
+    if build.status != "ok" or stage == "projection":
+        return result(collided=build.status == "collision", overflowed=build.status == "overflow",
+                      fraction=1.0 if build.status == "ok" else math.nan)
+    if stage == "forward":
+        build = _round_build(build, p)
+    fp = max(p, P_EXACT) if stage == "build" else p
     zf = build.floats("z")
     budget_points = max(1, MP_EVAL_BUDGET // max(len(zf), 1))
     pos, _ = eval_positions(zf, seed, budget=budget_points * len(zf))
-    out = mp_forward(build, p, pos.tolist())
+    out = mp_forward(build, fp, pos.tolist())
     L = MpFormat(p).L
     finite = all(v not in (L.finf, L.fninf, L.fnan) for col in build.W for v in col)
     finite = finite and bool(np.all(np.isfinite(out)))
@@ -437,3 +466,90 @@ def bits_needed(n: int, config: FailureConfig | None = None, p_min: int = 2, p_m
         cause_below=tuple(causes), log2_cond1=float(np.median(conds)) if conds else math.nan,
         trials=tuple(all_trials), seconds=time.perf_counter() - t0,
     )
+
+
+def stage_trial(cfg: FailureConfig, n: int, index: int, p: int, stage: str) -> PrecisionTrial:
+    """One trial with only ``stage`` (:data:`STAGES`) at p bits. p <= 25: the Numba kernels
+    (``fp:P``; "exact" is float64, the forward pass compensated), else mpmath
+    (:func:`mp_trial`; "exact" is P_EXACT bits). ``projection`` is judged by collision and overflow
+    alone (the knots and weights come after it: their overflow is the other stages'), every other stage
+    by the config's criteria."""
+    if stage not in STAGES:
+        raise HarnessError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+    c = replace(cfg, criteria=("collision",)) if stage == "projection" else cfg
+    if p > GENERIC_MAX_P:
+        return mp_trial(c, n, index, p, stage=stage)
+    F = f"fp:{p}"
+    if stage == "forward":
+        t = run_trial(replace(c, deploy=F, deploy_evaluator="sequential"), "float64", n, index)
+    elif stage == "build":
+        t = run_trial(replace(c, deploy="float64", deploy_evaluator="compensated"), F, n, index)
+    else:
+        t = run_trial(c, F, n, index)
+    return PrecisionTrial(p, "numba", not t.failed_by, t.failed_by, t.fraction, t.seconds)
+
+
+@dataclass(frozen=True)
+class StageBits:
+    """Least passing precision per seed of each stage at one n (where the bits go)."""
+
+    n: int
+    config: FailureConfig
+    p_max: int
+    stages: tuple              # the stage names, in STAGES order
+    p_min: tuple               # per stage: per seed (None: not reached up to p_max)
+    median: tuple              # per stage: median over seeds (inf where more than half not reached)
+    seconds: float
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["config"] = self.config.to_dict()
+        return d
+
+
+def stage_bits(n: int, config: FailureConfig | None = None, stages=STAGES, p_min: int = 2, p_max: int = 64,
+               progress=None, **overrides) -> StageBits:
+    """For each stage, the fewest significand bits at which the construction still fits n points with
+    only that stage at p bits (:func:`stage_trial`), per seed, by bisection (assuming a stage that
+    passes at p passes at every larger p), the cheap engine settled first at p = 25."""
+    cfg = replace(config or FailureConfig(), **overrides).validate()
+    for s in stages:
+        if s not in STAGES:
+            raise HarnessError(f"stage {s!r} is not one of {', '.join(STAGES)}")
+    if not 2 <= p_min <= p_max:
+        raise HarnessError(f"need 2 <= p_min <= p_max, got {p_min}, {p_max}")
+    t0 = time.perf_counter()
+    per_stage, medians = [], []
+    for stage in stages:
+        seeds = []
+        for s in range(cfg.seeds):
+            done = {}
+
+            def ok(p):
+                if p not in done:
+                    done[p] = stage_trial(cfg, n, s, p, stage)
+                    if progress:
+                        progress(f"{stage}: n = {n:,} seed {s + 1}/{cfg.seeds}: p = {p} "
+                                 f"{'passes' if done[p].passed else 'fails'}")
+                return done[p].passed
+
+            lo, hi = p_min - 1, p_max
+            if p_min <= GENERIC_MAX_P < p_max:
+                if ok(GENERIC_MAX_P):
+                    hi = GENERIC_MAX_P
+                else:
+                    lo = GENERIC_MAX_P
+            if hi == p_max and not ok(p_max):
+                seeds.append(None)
+                continue
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if ok(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            seeds.append(hi)
+        per_stage.append(tuple(seeds))
+        medians.append(float(np.median([math.inf if p is None else p for p in seeds])))
+    return StageBits(n=n, config=cfg, p_max=p_max, stages=tuple(stages), p_min=tuple(per_stage),
+                     median=tuple(medians), seconds=time.perf_counter() - t0)

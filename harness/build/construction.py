@@ -7,7 +7,7 @@ import numpy as np
 from .biases import place
 from .directions import DIRECTIONS, RANDOM_DIRECTIONS
 from ..core.errors import CollisionError, FormatOverflowError, HarnessError
-from ..core.formats import Format, get_format
+from ..core.formats import Format
 from ..core.seeding import rng_for, solve_seed
 from .network import Network
 from .solvers import SOLVERS

@@ -59,7 +59,7 @@ def failure_table(df, min_sizes: int = 3):
       points use (:func:`harness.analysis.failure.rate_fails`): the smallest n run at which
       at least half the seeds fail (NaN if none);
     * ``first_fail_median`` / ``first_fail_lo`` / ``first_fail_hi``: each seed's first
-      failing n (a different figure), its median and range over the seeds that failed
+      failing n (a different figure), its lower median (an n the grid ran) and range over the seeds that failed
       (NaN if none); ``never_failed``: seeds that never failed up to n_max; ``cause``:
       the most common criterion at those first failures;
     * ``incomplete``: rows that did not complete (status error, timeout or skipped), which
@@ -95,11 +95,13 @@ def failure_table(df, min_sizes: int = 3):
         n_fail = next((float(n) for n, s in g.groupby("n", sort=True)
                        if rate_fails(int((s["failure"] != "").sum()), len(s))), math.nan)
         out.append({**dict(zip(SERIES_KEYS, key)), "sizes": len(sizes), "seeds": full["seed_index"].nunique(),
-                    "n_max": int(max(sizes)), "n_fail": n_fail,
+                    "n_min": int(min(sizes)), "n_max": int(max(sizes)), "n_fail": n_fail,
                     "incomplete": int(len(bad)), "n_known": float(max(known)) if known else math.nan,
                     "first_incomplete": first_bad,
                     "incomplete_status": "/".join(sorted(set(bad["status"]))) if len(bad) else "",
-                    "first_fail_median": float(np.median(fails)) if fails else math.nan,
+                    # the lower median: an order statistic, so always an n the grid ran (never the
+                    # average of two seeds' values)
+                    "first_fail_median": float(sorted(fails)[(len(fails) - 1) // 2]) if fails else math.nan,
                     "first_fail_lo": float(min(fails)) if fails else math.nan,
                     "first_fail_hi": float(max(fails)) if fails else math.nan, "never_failed": never,
                     "cause": cause})

@@ -99,13 +99,19 @@ def _tracked(d: dict) -> dict:
     return out
 
 
-def append_history(path, run, d: dict) -> None:
+def _tracked_search(recs) -> dict:
+    """The headline's failure n per format and bias (a search that never failed: not tracked)."""
+    return {f"failure n (search) | fmt={r['target']} bias={r['bias']}": r["n_fail"]
+            for r in recs or [] if not r.get("skipped") and r.get("n_fail") is not None}
+
+
+def append_history(path, run, d: dict, headline=None) -> None:
     from ..core.jsonio import json_safe
     from ..sweep.store import provenance
 
     prov = provenance()
     entry = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run": Path(run).name,
-             "git_commit": prov.get("git_commit"), "figures": _tracked(d)}
+             "git_commit": prov.get("git_commit"), "figures": {**_tracked(d), **_tracked_search(headline)}}
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(json_safe(entry)) + "\n")
 
@@ -172,8 +178,59 @@ def nightly_pipelines(dated: Path, say) -> list:
     s = NIGHTLY_PIPELINES
     say("user pipelines' failure points")
     recs = pipeline_failures(s["names"], s["targets"], FailureConfig(d=s["d"], seeds=s["seeds"]))
-    (dated / "pipelines.json").write_text(to_json(recs) + "\n")
+    (dated / "pipelines.json").write_text(to_json({"config": FailureConfig(d=s["d"], seeds=s["seeds"]).to_dict(),
+                                                   "pipelines": recs}) + "\n")
     return recs
+
+
+#: The nightly's headline: the failure point of every format and bias strategy of the main slice (the
+#: Summary's first chart), with the settings of a plain `harness failure-point --fmt F --bias B` (the
+#: same seeds, the same numbers); float64 searches stop at n = 2^20 (--n-max 1048576), where they cost
+#: ~30 s each here: beyond that is the float64 wall's own run.
+NIGHTLY_HEADLINE = dict(formats=("float64", "float32", "tf32", "bfloat16", "float16", "float8_e4m3", "float8_e5m2"),
+                        biases=("midpoint", "left", "fraction:0.25", "fraction:0.75", "random"), d=16, seeds=8,
+                        n_max={"float64": 1 << 20})
+
+
+def nightly_headline(dated: Path, say) -> list:
+    """The records of ``failure_grid`` for NIGHTLY_HEADLINE, saved beside the report as headline.json
+    (the JSON of ``harness failure-point --bias A,B,... --json``)."""
+    from ..analysis.failure import FailureConfig, failure_grid
+    from ..core.jsonio import to_json
+
+    s = NIGHTLY_HEADLINE
+    cfg = FailureConfig(d=s["d"], seeds=s["seeds"])
+    recs = []
+    for fmt in s["formats"]:
+        say(f"headline failure points: {fmt} x {len(s['biases'])} bias strategies")
+        recs += failure_grid([fmt], s["biases"], cfg, n_max=s["n_max"])
+    (dated / "headline.json").write_text(to_json({"config": cfg.to_dict(), "records": recs}) + "\n")
+    return recs
+
+
+#: The nightly's precision curves (the Failure points page): for each bias strategy and n, the fewest
+#: significand bits the whole construction needs and where they go (projection, build, forward pass),
+#: with the settings of `harness precision --stages --n ... --bias B --seeds 3 --p-max 64`.
+NIGHTLY_PRECISION = dict(ns=(2, 4, 8, 16, 32, 64, 128, 256, 512), biases=("midpoint", "left", "fraction:0.75", "random"),
+                         d=16, seeds=3, p_max=64)
+
+
+def nightly_precision(dated: Path, say) -> dict:
+    """The :func:`harness.analysis.precision.stage_bits` records of NIGHTLY_PRECISION, saved beside the
+    report as precision.json (the JSON of ``harness precision --stages --json``)."""
+    from ..analysis.failure import FailureConfig
+    from ..analysis.precision import stage_bits
+    from ..core.jsonio import json_safe, to_json
+
+    s = NIGHTLY_PRECISION
+    recs = []
+    for bias in s["biases"]:
+        say(f"precision by stage: bias {bias}, n = {s['ns'][0]}..{s['ns'][-1]}")
+        cfg = FailureConfig(d=s["d"], seeds=s["seeds"], bias=bias)
+        recs += [json_safe(stage_bits(n, cfg, p_max=s["p_max"]).to_dict()) for n in s["ns"]]
+    data = {"stages": recs}
+    (dated / "precision.json").write_text(to_json(data) + "\n")
+    return data
 
 
 #: The nightly's locality runs (the Locality page): digits, true vs randomized labels, per configuration
@@ -219,6 +276,7 @@ def nightly_crosscheck(dated: Path, say) -> list:
 def run_nightly(config="configs/nightly.toml", *, results="results", reports="reports", baseline=None,
                 bench: bool = True, bench_dir="benchmarks", quiet: bool = False, workers=None,
                 crosscheck: bool = True, pipelines: bool = True, locality: bool = True, slow: bool = False,
+                headline: bool = True, precision: bool = True,
                 tests_dir="tests"):
     """The whole nightly job; returns (run folder, report index, changes, benchmark exit code, slow-test
     exit code (None when not run))."""
@@ -248,7 +306,6 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
     d = digest(load_run(run), bench_json)
     (dated / "digest.json").write_text(json.dumps(json_safe(d), indent=1, sort_keys=True))
     history = reports / f"history-{spec.name}.jsonl"
-    append_history(history, run, d)
     changes, base = None, None
     if baseline is not None:
         from .compare import compare_digests
@@ -256,7 +313,10 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
         base = load_baseline(baseline)
         changes = compare_digests(d, base)
     ccs = nightly_crosscheck(dated, say) if crosscheck else []
+    heads = nightly_headline(dated, say) if headline else None
+    append_history(history, run, d, heads)
     pipes = nightly_pipelines(dated, say) if pipelines else None
+    prec = nightly_precision(dated, say) if precision else None
     locs = nightly_locality(dated, say) if locality else None
     slow_code = None
     if slow:
@@ -264,6 +324,6 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
         slow_code = run_slow_tests(tests_dir, quiet)
     say("report")
     index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history),
-                         crosschecks=ccs, pipelines=pipes, localities=locs)
+                         crosschecks=ccs, pipelines=pipes, localities=locs, headline=heads, precision=prec)
     publish(index, reports / "latest")
     return run, index, changes, bench_code, slow_code

@@ -4,9 +4,13 @@
 file:// with no server and no network (no scripts, no web fonts): Jinja2 templates with
 autoescaping (every string from a run is escaped text), matplotlib with the Agg backend.
 
-Pages: Summary (the failure-point table and sentences generated from it), Conditioning,
-Errors, Failure points, Performance, Seed example, Provenance, and Comparison when a
-baseline run is given (:mod:`harness.report.compare`; regressions red, improvements green).
+Pages: Summary (first the headline: failure n per format and bias strategy from the
+failure-point search, with the paragraph and table generated from it; the user pipelines; then
+the sweep grid's failure table and sentences), Conditioning (cond_1 per law, law-chosen growth
+fits, max|w|), Errors, Failure points (failure rate per bias strategy, the heat map in n, the
+measured precision curve and where the bits go), Performance, Seed example, Provenance, and
+Comparison when a baseline run is given (:mod:`harness.report.compare`; regressions red,
+improvements green), Emulation vs framework, Locality and History when their data are given.
 
 The *main slice* is the set of growth series (rows equal in all but n and the seed) that
 shares the most common value of every axis but bias and format: its charts compare bias
@@ -31,6 +35,8 @@ __all__ = ["build_report", "load_rows", "main_slice", "PAGES"]
 PAGES = ("index.html", "conditioning.html", "errors.html", "failures.html", "performance.html", "seed.html",
          "provenance.html", "comparison.html", "history.html")
 _LOG2_3 = math.log2(3)
+#: The bits-lost scatter's x range: log2 cond_1 beyond twice float64's 53 bits is off the chart.
+_BITS_LOST_X_MAX = 106
 
 
 def load_rows(runs):
@@ -156,13 +162,14 @@ def _summary(df, main, fixed, table, changes):
         if part.empty:
             continue
         varying = [k for k in SERIES_KEYS if k not in ("fmt", "bias", "direction") and part[k].nunique() > 1]
-        header = ["format", "bias", "direction", *varying, "failure n", "first failing n per seed: median",
+        header = ["format", "bias", "direction", *varying, "failure n", "first failing n per seed: median (lower)",
                   "range over seeds", "seeds never failing", "cause", "largest n run"]
         rows = []
         for _, r in part.sort_values(["fmt", "bias", "direction", *varying]).iterrows():
             iv = "-" if math.isnan(r["first_fail_lo"]) else f"[{r['first_fail_lo']:,.0f}, {r['first_fail_hi']:,.0f}]"
             rows.append([r["fmt"], r["bias"], r["direction"], *[str(r[k]) for k in varying],
-                         "-" if math.isnan(r["n_fail"]) else f"{r['n_fail']:,.0f}",
+                         "-" if math.isnan(r["n_fail"]) else
+                         (f"<= {r['n_fail']:,.0f}" if r["n_fail"] <= r["n_min"] else f"{r['n_fail']:,.0f}"),
                          "-" if math.isnan(r["first_fail_median"]) else f"{r['first_fail_median']:,.0f}", iv,
                          f"{r['never_failed']} of {r['seeds']}", r["cause"] or "-",
                          f"{r['n_max']:,}" + (f" ({r['incomplete']} incomplete from {r['first_incomplete']:,.0f})"
@@ -172,9 +179,11 @@ def _summary(df, main, fixed, table, changes):
     if not table.empty:
         blocks.append(_block("note", text="Failure n: the smallest n of the grid at which at least half of the "
                                           "seeds fail (collision, overflow or misfit: fewer than all evaluated "
-                                          "labels reproduced), the rule failure-point searches use. A seed's "
+                                          "labels reproduced), the rule failure-point searches use; '<= n' where "
+                                          "that is the smallest n the grid ran (it may fail earlier). A seed's "
                                           "first failing n is the smallest n whose row records a failure; its "
-                                          "median and range are over the seeds that failed."))
+                                          "lower median (always an n the grid ran) and range are over the seeds "
+                                          "that failed."))
     return blocks
 
 
@@ -188,42 +197,99 @@ def _series(df, col, by, transform=None):
     return out
 
 
+def _ends(rows, col, series) -> dict:
+    """Where each series of ``series`` ({bias: (x, y)}) stops before the grid's largest n, and why: the
+    most common failure of the rows at the next n (collision, overflow), or 'inf' where the median
+    overflowed. Keyed by bias: {bias: (n, why)}."""
+    out = {}
+    for bias, (x, y) in series.items():
+        g = rows[rows["bias"] == bias]
+        fin = np.isfinite(y) & (y > 0)
+        last = float(x[fin].max()) if fin.any() else -math.inf
+        later = sorted(v for v in g["n"].unique() if v > last)
+        if not later:
+            continue
+        at = g[g["n"] == later[0]]
+        vals = at[col].to_numpy(float) if col in at else np.array([])
+        fails = [f for f in at["failure"] if f]
+        if len(vals) and np.isinf(vals).any():
+            why = "weights overflowed: inf"
+        elif fails:
+            why = Counter(fails).most_common(1)[0][0]
+        else:
+            why = "/".join(sorted(set(at["status"]))) or "no rows"
+        out[bias] = (float(later[0]), why)
+    return out
+
+
 def _conditioning(out, main, df):
     from .charts import line_chart, scatter_chart
-    from ..analysis.exponents import fit_power
+    from ..analysis.exponents import fit_law
     from ..analysis.laws import law_for_bias
 
     blocks = []
     fmt = "float64" if (main["fmt"] == "float64").any() else (main["fmt"].mode().iat[0] if len(main) else "")
-    sl = main[(main["fmt"] == fmt) & (main["status"] == "ok")]
+    allrows = main[main["fmt"] == fmt]
+    sl = allrows[allrows["status"] == "ok"]
     col = "cond_log2_cond1_structured"
     if col in sl and sl[col].notna().any():
         series = _series(sl, col, "bias")
+        laws = {b: law_for_bias(b) for b in series}
         theory = {}
         for bias, (x, y) in series.items():
-            law = law_for_bias(bias)
-            if law.kind != "random-walk" and len(x):
-                theory[bias] = (x, y[0] + np.array([law.log2_shape(int(v)) - law.log2_shape(int(x[0])) for v in x]))
-        c = line_chart(out, "cond1_vs_n", f"cond_1(M) vs n per bias strategy ({fmt})", series, "n (points)",
-                       "log2 cond_1(M)  (bits, log scale)", theory=theory, logy=True,
-                       caption="Median over seeds of the closed-form cond_1 (exact to gamma_K). Dashed: the "
-                               "equispaced law's shape n^k r^n anchored at the smallest n.")
-        if c:
-            blocks.append(_block("chart", chart=c))
+            law = laws[bias]
+            big = x >= 16
+            if law.kind != "random-walk" and big.any():
+                x0, y0 = x[big][0], y[big][0]
+                theory[bias] = (x[big], y0 + np.array([law.log2_shape(int(v)) - law.log2_shape(int(x0)) for v in x[big]]))
+        for kinds, slug, title, logx in ((("power",), "cond1_vs_n", "cond_1(M) vs n: power-law strategies "
+                                          "(theta <= 1/2)", True),
+                                         (("geometric",), "cond1_vs_n_geometric",
+                                          "cond_1(M) vs n: geometric strategies (theta > 1/2)", False),
+                                         (("random-walk",), "cond1_vs_n_random",
+                                          "cond_1(M) vs n: random theta (a random walk)", True)):
+            part = {b: v for b, v in series.items() if laws[b].kind in kinds}
+            c = line_chart(out, slug, f"{title} ({fmt})", part, "n (points" + (", log scale)" if logx else ")"),
+                           "log2 cond_1(M)  (bits)", theory={b: v for b, v in theory.items() if b in part},
+                           logx=logx,
+                           caption="Median over seeds of the closed-form cond_1 (exact to gamma_K), in bits. " + (
+                                   "No law to draw: log r_i has mean 0 and sd 1.81, a random walk whose excursions "
+                                   "set cond_1." if kinds == ("random-walk",) else
+                                   "Dashed: the equispaced law's shape (" + ("n^k: a straight line on a log n axis"
+                                   if logx else "n^2 r^n: a straight line of slope log2 r in n") + ") anchored at "
+                                   "n = 16."))
+            if c:
+                blocks.append(_block("chart", chart=c))
         rows = []
         for bias, (x, y) in series.items():
-            law = law_for_bias(bias)
-            if len(x) >= 3:
-                f = fit_power(x, y)
-                rows.append([bias, law.text, f"{f.slope:.3g}", f"[{f.lo:.3g}, {f.hi:.3g}]", f"{f.r2:.4f}"])
+            law = laws[bias]
+            f = fit_law(law, x, y)
+            if law.kind == "random-walk":
+                rows.append([bias, law.text, "none (no growth law)", "-", "-", "-", "-"])
+            elif f is None:
+                rows.append([bias, law.text, "-", "fewer than 3 sizes n >= 16", "-", "-", "-"])
+            elif law.kind == "geometric":
+                rows.append([bias, law.text, f"rate r = {f.rate:.4g} per point", f"[{2 ** f.lo:.4g}, {2 ** f.hi:.4g}]",
+                             f"{law.rate:.4g}", f"{f.r2:.4f}", "yes" if f.contains(math.log2(law.rate)) else "no"])
+            else:
+                rows.append([bias, law.text, f"exponent {f.slope:.3g}", f"[{f.lo:.3g}, {f.hi:.3g}]",
+                             f"{law.exponent:g}", f"{f.r2:.4f}", "yes" if f.contains(law.exponent) else "no"])
         if rows:
-            blocks.append(_block("table", header=["bias", "law (equispaced projections)", "fitted exponent of n",
-                                                  "95% interval", "r^2"], rows=rows))
+            blocks.append(_block("table", header=["bias", "law (equispaced projections)", "fitted (n >= 16)",
+                                                  "95% interval", "theory", "r^2", "theory inside"], rows=rows))
+            blocks.append(_block("note", text="Each bias strategy gets the fit its law calls for (the law registry, "
+                                              "harness.analysis.laws): theta <= 1/2 a power law (the exponent of n), "
+                                              "theta > 1/2 geometric growth n^2 r^n (the rate r per point, fitted to "
+                                              "log2 cond_1 - 2 log2 n), random theta a random walk (nothing to fit). "
+                                              "Uniform data are not equispaced: a fitted value outside the interval "
+                                              "measures that difference."))
     if "growth_max_abs_w" in sl:
-        series = _series(sl, "growth_max_abs_w", "bias", transform=lambda y: np.maximum(y, 1e-300))
+        series = _series(sl, "growth_max_abs_w", "bias")
+        ends = _ends(allrows, "growth_max_abs_w", series)
         c = line_chart(out, "maxw_vs_n", f"Growth of max|w| vs n per bias strategy ({fmt})", series, "n (points)",
-                       "max|w|  (label units, log scale)", logy=True,
-                       caption="Median over seeds of the largest output weight (inf where it overflowed).")
+                       "max|w|  (label units, log scale)", logy=True, ends=ends,
+                       caption="Median over seeds of the largest output weight; 'x' on the top edge: the n at "
+                               "which a series stops, and why (weights overflowed, or no weights: collision).")
         if c:
             blocks.append(_block("chart", chart=c))
     ex = df[df["cond_log2_cond1_exact"].notna()] if "cond_log2_cond1_exact" in df else df.iloc[0:0]
@@ -276,17 +342,25 @@ def _errors(out, main, df):
             if c:
                 blocks.append(_block("chart", chart=c))
     if {"solve_bits_lost_norm", "cond_log2_cond1_structured"} <= set(df.columns):
-        groups = {}
+        groups, beyond, total = {}, 0, 0
         ok = df[df["status"] == "ok"]
         for fmt, g in ok.groupby("fmt"):
             x, y = g["cond_log2_cond1_structured"].to_numpy(float), g["solve_bits_lost_norm"].to_numpy(float)
             fin = np.isfinite(x) & np.isfinite(y)
-            groups[fmt] = (x[fin], y[fin])
+            total += int(fin.sum())
+            near = fin & (x <= _BITS_LOST_X_MAX)  # beyond it every format here has lost all its bits
+            beyond += int((fin & ~near).sum())
+            groups[fmt] = (x[near], y[near])
         c = scatter_chart(out, "bits_lost_vs_cond", "Bits lost in the solve vs log2 cond_1(M)", groups,
                           "log2 cond_1(M)  (bits)", "bits lost = log2(normwise error / u)",
                           diagonal="bits lost = log2 cond (rule of thumb)",
                           caption="Each row with a reference check; points far below the diagonal are solves "
-                                  "much more accurate than the normwise condition number predicts.")
+                                  "much more accurate than the normwise condition number predicts. "
+                                  f"{beyond} of {total} rows have log2 cond_1 > {_BITS_LOST_X_MAX} bits (theta > 1/2 "
+                                  "at large n: past float64's 53 bits twice over) and are left out of the chart, so that "
+                                  "the rest is not crammed into a corner (harness results show lists them)." if beyond else
+                                  "Each row with a reference check; points far below the diagonal are solves much "
+                                  "more accurate than the normwise condition number predicts.")
         if c:
             blocks.append(_block("chart", chart=c))
     q = error_quantiles(df)
@@ -297,37 +371,108 @@ def _errors(out, main, df):
     return blocks
 
 
-def _failures(out, main, table):
-    from .charts import heatmap_chart, line_chart
+def _in_slice(table, fixed):
+    """The rows of a failure table in the main slice (every fixed axis at its value)."""
+    mask = np.ones(len(table), dtype=bool)
+    for k, v in fixed.items():
+        if k in table:
+            mask &= (table[k] == v).to_numpy()
+    return table[mask]
 
+
+def _failures(out, main, table, precision=None, fixed=None):
+    from .charts import heatmap_chart, small_multiples
+
+    table = _in_slice(table, fixed or {}) if not table.empty else table
     blocks = []
     sl = main[main["status"] == "ok"]
-    series = {}
-    for fmt, g in sl.groupby("fmt"):
-        rate = g.groupby("n")["failure"].apply(lambda s: float(np.mean(s != "")))
-        series[str(fmt)] = (rate.index.to_numpy(float), rate.to_numpy(float))
-    c = line_chart(out, "failure_rate_vs_n", "Failure rate vs n per format (all bias strategies, all seeds)",
-                   series, "n (points)", "share of points failing", hline=(0.5, "failure point (rate 1/2)"),
-                   caption="Share of the main slice's points at each n that record a failure.")
+    panels = {}
+    for bias, gb in sl.groupby("bias"):
+        for fmt, g in gb.groupby("fmt"):
+            rate = g.groupby("n")["failure"].apply(lambda s: float(np.mean(s != "")))
+            panels.setdefault(str(bias), {})[str(fmt)] = (rate.index.to_numpy(float), rate.to_numpy(float))
+    seeds = int(sl["seed_index"].nunique()) if "seed_index" in sl and len(sl) else 0
+    c = small_multiples(out, "failure_rate_vs_n", "Failure rate vs n per format, one panel per bias strategy",
+                        panels, "n (points)", "share of seeds failing", hline=(0.5, "failure point (rate 1/2)"),
+                        ylim=(-0.04, 1.04),
+                        caption=f"Main slice: at each n, the share of its {seeds} seed(s) whose point records a "
+                                "failure (collision, overflow or misfit), per bias strategy: nothing pooled.")
     if c:
         blocks.append(_block("chart", chart=c))
     if not table.empty:
         t = table.copy()
-        t["log10 failure n"] = np.log10(t["n_fail"].astype(float))
-        c = heatmap_chart(out, "failure_heatmap", "Failure n (log10) by format and bias", t, "log10 failure n",
-                          "fmt", "bias", "log10 failure n", caption="Blank: never failed within the sweep.")
+        nf = t["n_fail"].astype(float)
+        t["log2 failure n"] = np.log2(nf)
+        t["cell"] = [("-" if math.isnan(v) and not m else f"> {m:,}") if math.isnan(v)
+                     else (f"<= {v:,.0f}" if v <= lo else f"{v:,.0f}")
+                     for v, m, lo in zip(nf, t["n_max"], t["n_min"])]
+        fin = t["log2 failure n"][np.isfinite(t["log2 failure n"])]
+        ticks = {float(k): f"{2 ** k:,}" for k in range(int(fin.min()), int(fin.max()) + 1, 2)} if len(fin) else None
+        c = heatmap_chart(out, "failure_heatmap", "Failure n on the sweep grid, by format and bias strategy", t,
+                          "log2 failure n", "fmt", "bias", "failure n (points, log scale)", text="cell",
+                          colorbar_ticks=ticks,
+                          caption="Each cell: the failure n of the grid (smallest n run at which half the seeds "
+                                  "fail); '> n': never failed up to the largest n run (blank); '<= n': failed at the "
+                                  "smallest. Dark cells fail early.")
         if c:
             blocks.append(_block("chart", chart=c))
-    f64 = sl[sl["fmt"] == "float64"]
-    if "solve_bits_lost_norm" in f64 and f64["solve_bits_lost_norm"].notna().any():
-        series = _series(f64, "solve_bits_lost_norm", "bias", transform=lambda y: y + 7)
-        c = line_chart(out, "bits_needed_vs_n", "Precision the solve needs for 1% accurate weights vs n",
-                       series, "n (points)", "bits (float64 bits lost + 7)",
-                       hline=(24, "float32 precision (24 bits)"),
-                       caption="Estimated from float64 rows: bits lost plus 7 bits of accuracy. "
-                               "`harness precision` measures the full construction bit by bit.")
-        if c:
-            blocks.append(_block("chart", chart=c))
+    blocks += _precision(out, precision)
+    return blocks
+
+
+#: Significand bits of the formats drawn beside the precision curves.
+_FORMAT_BITS = ((24, "float32: 24 bits"), (11, "float16: 11 bits"), (8, "bfloat16: 8 bits"))
+
+
+def _precision(out, precision):
+    """The measured precision curve (the whole construction) per bias strategy, and where the bits go
+    (one panel per bias: projection, build, forward pass, whole), from ``stage_bits`` records."""
+    if not precision or not precision.get("stages"):
+        return []
+    from .charts import line_chart, small_multiples
+
+    recs = precision["stages"]
+    by = {}
+    for r in recs:
+        by.setdefault(r["config"]["bias"], []).append(r)
+    p_max = max(r["p_max"] for r in recs)
+    seeds = sorted({r["config"]["seeds"] for r in recs})
+
+    def med(v):
+        return math.inf if v is None or (isinstance(v, str) and "inf" in v) else float(v)
+
+    whole, panels, ends, pends = {}, {}, {}, {}
+    for bias, rs in by.items():
+        rs = sorted(rs, key=lambda r: r["n"])
+        x = np.array([r["n"] for r in rs], float)
+        for stage in rs[0]["stages"]:
+            y = np.array([med(r["median"][r["stages"].index(stage)]) for r in rs], float)
+            panels.setdefault(bias, {})[stage] = (x, y)
+            if np.isinf(y).any():
+                ends[(bias, stage)] = (float(x[np.isinf(y)][0]), f"> {p_max} bits")
+            if stage == "whole":
+                whole[bias] = (x, y)
+                if np.isinf(y).any():
+                    pends[bias] = (float(x[np.isinf(y)][0]), f"needs > {p_max} bits")
+    blocks = [_block("heading", text="Precision the construction needs (measured)")]
+    c = line_chart(out, "bits_needed_vs_n", "Fewest significand bits with which the construction fits, vs n",
+                   whole, "n (points)", "significand bits p (median over seeds)", hline=list(_FORMAT_BITS),
+                   ends=pends,
+                   caption=f"The whole construction (inputs, direction, projections, knots, recurrence solve, "
+                           f"sequential forward pass) with every operation rounded to p bits, the least p at which "
+                           f"every training label is reproduced: median over {', '.join(map(str, seeds))} seeds "
+                           f"(harness precision). A format whose line lies below the curve fails there.")
+    if c:
+        blocks.append(_block("chart", chart=c))
+    c = small_multiples(out, "bits_by_stage", "Where the bits go: fewest bits with only one stage at p bits",
+                        panels, "n (points)", "significand bits p", hline=(24, "float32 (24 bits)"), ends=ends,
+                        caption="Per bias strategy, the least p with only that stage at p bits and the rest exact "
+                                "(harness precision --stages): projection (inputs, direction, projections: collisions), "
+                                "build (projections, knots, the solve), forward (exact weights stored and run at p "
+                                "bits), whole (everything). The stage whose curve is highest is the one that "
+                                "breaks a format first.")
+    if c:
+        blocks.append(_block("chart", chart=c))
     return blocks
 
 
@@ -394,50 +539,163 @@ def _provenance(infos):
     return blocks
 
 
+def _search_cell(r) -> str:
+    """A failure-point record as a table cell: 'n [lo, hi]', '> n_max' or '<= n_min'."""
+    if r.get("skipped"):
+        return "not run"
+    if r["censored"] == "above":
+        return f"> {r['n_max']:,}"
+    if r["censored"] == "below":
+        return f"<= {r['n_min']:,}"
+    lo, hi = r["interval"]
+    return f"{r['n_fail']:,} [{'?' if lo is None else format(lo, ',')}, {'?' if hi is None else format(hi, ',')}]"
+
+
+def _search_sentences(recs, markers: str, what: str) -> list:
+    """Per format: which ``markers`` (bias strategies or pipelines) hold longest and which fail first;
+    ties name every member, censored searches say so."""
+    out = []
+    done = [r for r in recs if not r.get("skipped")]
+    for t in dict.fromkeys(r["target"] for r in done):
+        part = [r for r in done if r["target"] == t]
+        held = sorted(r[markers] for r in part if r["censored"] == "above")
+        below = sorted(r[markers] for r in part if r["censored"] == "below")
+        found = [r for r in part if r["censored"] == "none"]
+        bits = []
+        if held:
+            bits.append(f"{what} {', '.join(held)} never failed (searched up to n = "
+                        f"{max(r['n_max'] for r in part if r['censored'] == 'above'):,})")
+        if found:
+            lo, hi = min(r["n_fail"] for r in found), max(r["n_fail"] for r in found)
+            best = sorted(r[markers] for r in found if r["n_fail"] == hi)
+            worst = sorted(r[markers] for r in found if r["n_fail"] == lo)
+            cause = lambda names: "/".join(sorted({r["cause"] for r in found if r[markers] in names and r["cause"]}))  # noqa: E731
+            if lo == hi:
+                names = sorted(r[markers] for r in found)
+                if len(found) == len(part):
+                    bits.append(f"every {what} fails at n = {lo:,} ({cause(names)})")
+                else:
+                    bits.append(f"{what} {', '.join(names)} fail{'s' if len(names) == 1 else ''} at n = {lo:,} "
+                                f"({cause(names)})")
+            else:
+                bits.append(f"{'of the rest, ' if held else ''}{what} {', '.join(best)} hold"
+                            f"{'s' if len(best) == 1 else ''} longest (failure at n = {hi:,}, {cause(best)}); "
+                            f"{', '.join(worst)} fail{'s' if len(worst) == 1 else ''} first (n = {lo:,}, {cause(worst)})")
+        if below:
+            bits.append(f"{what} {', '.join(below)} failed already at the smallest n tried "
+                        f"({min(r['n_min'] for r in part if r['censored'] == 'below'):,})")
+        if bits:
+            out.append(f"In {t}, " + "; ".join(bits) + ".")
+    return out
+
+
+def _headline_paragraph(recs, markers: str = "bias", what: str = "bias") -> str:
+    """One short paragraph: formats ordered by how far their best strategy gets, which strategies hold
+    longest and fail first across formats (ties count for every member), and what was censored."""
+    done = [r for r in recs if not r.get("skipped")]
+    if not done:
+        return ""
+
+    def reach(r):  # a search that never failed got past its n_max
+        return math.inf if r["censored"] == "above" else (r["n_fail"] if r["censored"] == "none" else r["n_min"])
+
+    def show(r):
+        return f"> {r['n_max']:,}" if r["censored"] == "above" else (
+            f"<= {r['n_min']:,}" if r["censored"] == "below" else f"{r['n_fail']:,}")
+
+    fmts = list(dict.fromkeys(r["target"] for r in done))
+    best, worst = {}, {}
+    for t in fmts:
+        part = [r for r in done if r["target"] == t]
+        hi, lo = max(map(reach, part)), min(map(reach, part))
+        best[t] = [r for r in part if reach(r) == hi]
+        worst[t] = [r for r in part if reach(r) == lo] if lo < hi else []
+    order = sorted(fmts, key=lambda t: (reach(best[t][0]), t))
+    chain = f"{order[0]} ({show(best[order[0]][0])})"
+    for a, b in zip(order, order[1:]):
+        chain += (" = " if reach(best[a][0]) == reach(best[b][0]) else " < ") + f"{b} ({show(best[b][0])})"
+    out = ["Formats by how far their best " + what + " strategy gets: " + chain + "."]
+    names = list(dict.fromkeys(r[markers] for r in done))
+    holds = {m: sum(any(r[markers] == m for r in best[t]) for t in fmts) for m in names}
+    fails = {m: sum(any(r[markers] == m for r in worst[t]) for t in fmts) for m in names}
+    top = max(holds.values())
+    out.append(f"{what.capitalize()} {', '.join(m for m in names if holds[m] == top)} "
+               f"hold{'s' if sum(holds[m] == top for m in names) == 1 else ''} longest in {top} of {len(fmts)} formats")
+    if any(fails.values()):
+        bottom = max(fails.values())
+        out[-1] += (f"; {', '.join(m for m in names if fails[m] == bottom)} fail"
+                    f"{'s' if sum(fails[m] == bottom for m in names) == 1 else ''} first in {bottom} of {len(fmts)}")
+    out[-1] += " (ties count for each)."
+    cens = [t for t in fmts if any(r["censored"] == "above" for r in done if r["target"] == t)]
+    for t in cens:
+        held = [r for r in done if r["target"] == t and r["censored"] == "above"]
+        out.append(f"In {t}, {what} {', '.join(r[markers] for r in held)} never failed up to n = "
+                   f"{max(r['n_max'] for r in held):,}, where the search stops.")
+    low = [r for r in done if r["censored"] == "below"]
+    if low:
+        out.append("Failed already at the smallest n tried: " + ", ".join(f"{r['target']} {r[markers]}" for r in low) + ".")
+    return " ".join(out)
+
+
+def _search_table(recs, markers: str, first: str):
+    targets = list(dict.fromkeys(r["target"] for r in recs))
+    names = list(dict.fromkeys(r[markers] for r in recs))
+    by = {(r[markers], r["target"]): r for r in recs}
+    return _block("table", header=[first, *names],
+                  rows=[[t, *[_search_cell(by[(p, t)]) if (p, t) in by else "-" for p in names]] for t in targets])
+
+
+def _headline(out, recs):
+    """The Summary's first screen: failure n per format and bias strategy from the failure-point search
+    (the nightly's main slice), one paragraph generated from it, and its table."""
+    if not recs:
+        return []
+    from .charts import failure_n_chart
+
+    done = [r for r in recs if not r.get("skipped")]
+    cfg = done[0].get("config") or {} if done else {}
+    c = failure_n_chart(out, "headline_failure_n", "Where each format fails, per bias strategy (failure-point search)",
+                        recs, rows="target", markers="bias",
+                        caption="Each marker: the smallest n at which at least half of the seeds fail (galloping "
+                                "from n = 2, then bisection in log n); bar: the 95% interval; '>' a search that "
+                                "never failed up to its largest n, '<' one that failed at its smallest.")
+    blocks = [_block("chart", chart=c)] if c else []
+    para = _headline_paragraph(recs)
+    if para:
+        blocks.append(_block("text", text=para))
+    blocks.append(_search_table(recs, "bias", "format"))
+    seeds = sorted({r["seeds"] for r in done})
+    caps = sorted({(r["target"], r["n_max"]) for r in done if r["n_max"] != max(x["n_max"] for x in done)})
+    how = ("harness failure-point --fmt F --bias B" + (f" --d {cfg['d']}" if cfg.get("d") not in (None, 16) else "")
+           + (f" --seeds {seeds[0]}" if seeds and seeds[0] != 8 else ""))
+    blocks.append(_block("note", text=f"Failure n [95% interval] per format and bias strategy, {', '.join(map(str, seeds))} "
+                                      f"seeds per n, main slice ({cfg.get('data', '?')} data, d = {cfg.get('d', '?')}, "
+                                      f"{cfg.get('labels', '?')} labels, direction {cfg.get('direction', '?')}, solver "
+                                      f"{cfg.get('solver', '?')}, evaluator {cfg.get('evaluator', '?')}). The same "
+                                      f"numbers as `{how}`"
+                                      + ("; searches capped at " + ", ".join(f"{t} n <= {m:,}" for t, m in caps)
+                                         + " (--n-max)" if caps else "") + "."))
+    return blocks
+
+
 def _pipelines(out, recs):
-    """The Summary's first screen: failure n of each user pipeline per format, from the search."""
+    """Failure n of each user pipeline per format, from the search, beside the careful one."""
     if not recs:
         return []
     from .charts import failure_n_chart
 
     done = [r for r in recs if not r["skipped"]]
-    c = failure_n_chart(out, "pipelines_failure_n", "Failure n per format and pipeline (failure-point search)",
-                        recs, caption="Each marker is the smallest n at which at least half of the seeds fail "
-                                      "(galloping, then bisection in log n); '<' / '>' mark a search censored at its "
-                                      "smallest / largest n.")
-    blocks = [_block("chart", chart=c)] if c else []
-    sentences = []
-    for t in dict.fromkeys(r["target"] for r in done):
-        part = [r for r in done if r["target"] == t and r["n_fail"] is not None and r["censored"] == "none"]
-        if len(part) > 1:
-            lo = min(r["n_fail"] for r in part)
-            hi = max(r["n_fail"] for r in part)
-            if lo == hi:
-                sentences.append(f"In {t}, every pipeline run fails at n = {lo:,}.")
-                continue
-            worst = sorted(r["pipeline"] for r in part if r["n_fail"] == lo)
-            best = sorted(r["pipeline"] for r in part if r["n_fail"] == hi)
-            sentences.append(f"In {t}, {' and '.join(best)} hold{'s' if len(best) == 1 else ''} longest "
-                             f"(failure at n = {hi:,}); {' and '.join(worst)} fail{'s' if len(worst) == 1 else ''} "
-                             f"first (n = {lo:,}).")
+    c = failure_n_chart(out, "pipelines_failure_n", "Failure n per format and user pipeline (failure-point search)",
+                        recs, rows="target", markers="pipeline",
+                        caption="Each marker is the smallest n at which at least half of the seeds fail "
+                                "(galloping, then bisection in log n); '<' / '>' mark a search censored at its "
+                                "smallest / largest n.")
+    blocks = [_block("heading", text="User pipelines")]
+    blocks += [_block("chart", chart=c)] if c else []
+    sentences = _search_sentences(recs, "pipeline", "pipeline")
     if sentences:
         blocks.append(_block("list", items=sentences))
-
-    def cell(r):
-        if r["skipped"]:
-            return "not run"
-        if r["censored"] == "above":
-            return f"> {r['n_max']:,}"
-        if r["censored"] == "below":
-            return f"<= {r['n_min']:,}"
-        lo, hi = r["interval"]
-        return f"{r['n_fail']:,} [{'?' if lo is None else format(lo, ',')}, {'?' if hi is None else format(hi, ',')}]"
-
-    targets = list(dict.fromkeys(r["target"] for r in recs))
-    names = list(dict.fromkeys(r["pipeline"] for r in recs))
-    by = {(r["pipeline"], r["target"]): r for r in recs}
-    blocks.append(_block("table", header=["format", *names],
-                         rows=[[t, *[cell(by[(p, t)]) if (p, t) in by else "-" for p in names]] for t in targets]))
+    blocks.append(_search_table(recs, "pipeline", "format"))
     seeds = sorted({r["seeds"] for r in done})
     blocks.append(_block("note", text=f"Failure n [95% interval] of each pipeline ({', '.join(map(str, seeds))} seeds per "
                                       "n; numpy: LAPACK solve and BLAS forward pass in the format; torch: float64 solve "
@@ -567,29 +825,66 @@ def _comparison(changes):
     ]
 
 
-def _history(out, history):
-    from .charts import line_chart
+def _history_label(name: str, prefix: str, panel: str | None) -> str:
+    """A tracked figure's name inside its panel: its keys without the panel's and the defaults'."""
+    rest = name[len(prefix):]
+    if prefix.startswith("bench"):
+        kind, test = rest.split(" | ", 1) if " | " in rest else ("", rest)
+        return f"{test} ({kind.replace('ratio_vs_', 'vs ')})"
+    keys = dict(kv.split("=", 1) for kv in rest.split(" ") if "=" in kv)
+    keys.pop("fmt", None)
+    common = {"d": "16", "data": "uniform", "labels": "binary", "direction": "gaussian", "solver": "recurrence",
+              "evaluator": "sequential", "rounding": "nearest", "deploy": "none"}
+    return " ".join(f"{k}={v}" if k != "bias" else v for k, v in keys.items() if common.get(k) != v) or rest
 
-    blocks = [_block("text", text=f"{len(history)} run(s) in the history, oldest first.")]
-    x = np.arange(1, len(history) + 1, dtype=float)
-    families = (("bits lost median | ", "history_bits_lost", "Bits lost (median) per format over runs",
-                 "bits lost", False),
-                ("first failing n | ", "history_failure_n",
-                 "First failing n (median over seeds) of the main series per format over runs",
-                 "first failing n (points)", True),
-                ("bench ", "history_bench", "Benchmark ratios over runs (time / same-run reference)",
-                 "ratio", True))
-    for prefix, slug, title, ylabel, logy in families:
-        series = {}
-        names = sorted({k for h in history for k in h.get("figures", {}) if k.startswith(prefix)})
-        for name in names[:12]:
-            ys = np.array([h.get("figures", {}).get(name, np.nan) for h in history], dtype=float)
-            label = name[len(prefix):]
-            if prefix == "first failing n | ":
-                label = label.split(" ")[0] + " " + label.split(" ")[1]
-            series[label] = (x[np.isfinite(ys)], ys[np.isfinite(ys)])
-        c = line_chart(out, slug, title, series, "run (oldest first)", ylabel, logx=False, logy=logy,
-                       caption="Each tracked figure of the digest, run by run.")
+
+def _history(out, history):
+    """Every tracked figure over the runs, one small chart per family and format (benchmarks: per
+    reference), each series in its chart's legend; x: the run (its date), sensible with one run."""
+    from .charts import history_chart
+
+    blocks = [_block("text", text=f"{len(history)} run(s) in the history, oldest first. Every tracked figure of "
+                                  "the digest is drawn: one chart per family and format.")]
+    labels = [f"{str(h.get('date', '?'))[:16].replace('T', ' ')}" for h in history]
+    names = sorted({k for h in history for k in h.get("figures", {})})
+
+    def fmt_of(name):
+        return next((kv.split("=", 1)[1] for kv in name.split(" ") if kv.startswith("fmt=")), "")
+
+    families = []
+    for prefix, slug, what, ylabel, logy in (
+            ("failure n (search) | ", "history_search", "Failure n from the failure-point search", "failure n (points)", True),
+            ("first failing n | ", "history_failure_n", "First failing n on the sweep grid (median over seeds)",
+             "first failing n (points)", True),
+            ("bits lost median | ", "history_bits_lost", "Bits lost in the solve (median)", "bits lost", False),
+            ("bits lost p90 | ", "history_bits_lost_p90", "Bits lost in the solve (90th percentile)", "bits lost", False),
+            ("bench ", "history_bench", "Benchmark ratio", "time / same-run reference", True)):
+        mine = [n for n in names if n.startswith(prefix)]
+        if not mine:
+            continue
+        if prefix.startswith("bits lost"):
+            groups = {"": mine}
+        elif prefix.startswith("bench"):
+            groups = {}
+            for n in mine:
+                groups.setdefault(n[len(prefix):].split(" | ")[0].replace("ratio_vs_", "vs "), []).append(n)
+        else:
+            groups = {}
+            for n in mine:
+                groups.setdefault(fmt_of(n), []).append(n)
+        for g, members in sorted(groups.items()):
+            series = {}
+            for name in members:
+                ys = np.array([h.get("figures", {}).get(name, np.nan) for h in history], dtype=float)
+                label = fmt_of(name) if prefix.startswith("bits lost") else _history_label(name, prefix, g)
+                series[label] = ys
+            families.append((f"{slug}_{g}".replace(" ", "_").replace("@", "_at_").replace("/", "_").strip("_"),
+                             f"{what}{': ' + g if g else ''}", series, ylabel, logy))
+    if families:
+        blocks.append(_block("links", items=[(slug, f"{t} ({len(s)} series)") for slug, t, s, _, _ in families]))
+    for slug, title, series, ylabel, logy in families:
+        c = history_chart(out, slug, title, series, labels, ylabel, logy=logy,
+                          caption="Each tracked figure, run by run (a gap: the figure was not measured in that run).")
         if c:
             blocks.append(_block("chart", chart=c))
     blocks.append(_block("table", header=["run", "date", "commit", "tracked figures"],
@@ -611,15 +906,37 @@ def _read_json(path, what: str) -> dict:
     return data
 
 
+def _records(value, key: str, what: str):
+    """Failure-point records given as a list, or as a JSON file holding them under ``key``."""
+    if value is None or isinstance(value, list):
+        return value
+    import json
+
+    try:
+        data = json.loads(Path(value).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{what} file {value}: {getattr(exc, 'strerror', None) or exc}") from None
+    recs = data.get(key) if isinstance(data, dict) else data  # a bare list: the nightly's older pipelines.json
+    if not isinstance(recs, list) or not all(isinstance(r, dict) and "target" in r and ("censored" in r or r.get("skipped"))
+                                              for r in recs):
+        raise HarnessError(f"{what} file {value}: not the JSON of 'harness failure-point "
+                           f"{'--pipeline LIST' if key == 'pipelines' else '--bias A,B'} --json'")
+    return recs
+
+
 def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
-                 current_digest=None, history=None, crosschecks=None, pipelines=None, localities=None) -> Path:
+                 current_digest=None, history=None, crosschecks=None, pipelines=None, localities=None,
+                 headline=None, precision=None) -> Path:
     """Write the report of ``runs`` into the folder ``out``.
 
     ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
     page; ``history`` (entries of :func:`harness.report.nightly.load_history`) a History page;
     ``crosschecks`` (crosscheck JSON files or dicts: ``harness crosscheck --out``, and the
     committed GPU references) an Emulation vs framework page; ``pipelines`` (records of
-    :func:`harness.analysis.pipelines.pipeline_failures`) the Summary's headline chart;
+    :func:`harness.analysis.pipelines.pipeline_failures`, or the JSON file of ``harness failure-point
+    --pipeline ... --json``) the Summary's pipeline chart; ``headline`` (records of
+    :func:`harness.analysis.failure.failure_grid`, or the JSON file of ``harness failure-point --bias
+    A,B,... --json``) the Summary's headline chart;
     ``localities`` (``harness locality --out`` JSON files or dicts) a Locality page.
     """
     from ..analysis.crosscheck import load_crosscheck
@@ -650,10 +967,14 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     say("computing the tables")
     main, fixed = main_slice(df)
     table = failure_table(df)
-    pages = [("index.html", "Summary", lambda: _pipelines(out, pipelines) + _summary(df, main, fixed, table, changes)),
+    headline = _records(headline, "records", "headline")
+    pipelines = _records(pipelines, "pipelines", "pipelines")
+    grid_title = [_block("heading", text="The sweep grid")] if (headline or pipelines) else []
+    pages = [("index.html", "Summary", lambda: _headline(out, headline) + _pipelines(out, pipelines) + grid_title
+              + _summary(df, main, fixed, table, changes)),
              ("conditioning.html", "Conditioning", lambda: _conditioning(out, main, df)),
              ("errors.html", "Errors", lambda: _errors(out, main, df)),
-             ("failures.html", "Failure points", lambda: _failures(out, main, table)),
+             ("failures.html", "Failure points", lambda: _failures(out, main, table, precision, fixed)),
              ("performance.html", "Performance", lambda: _performance(out, df)),
              ("seed.html", "Seed example", _seed),
              ("provenance.html", "Provenance", lambda: _provenance(infos))]

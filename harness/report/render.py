@@ -172,6 +172,25 @@ def bits_text(results) -> str:
     return "\n".join(L)
 
 
+def stage_bits_text(results) -> str:
+    """Where the bits go per n: the least p of each stage, per seed and median."""
+    if not results:
+        return ""
+    cfg = results[0].config
+    L = [f"precision by stage: {cfg.data} data (d = {cfg.d}), {cfg.labels} labels, direction {cfg.direction}, "
+         f"bias {cfg.bias}, {cfg.seeds} seeds; fewest significand bits p with only that stage at p bits "
+         f"(the rest exact; '-': more than {results[0].p_max})", ""]
+    L.append(f"  {'n':>10}  " + "".join(f"{s:<22}" for s in results[0].stages))
+    for r in results:
+        cells = [f"{'-' if m == float('inf') else g(m, 3)} ({', '.join('-' if p is None else str(p) for p in ps)})"
+                 for m, ps in zip(r.median, r.p_min)]
+        L.append(f"  {r.n:>10,}  " + "".join(f"{c:<22}" for c in cells))
+    L.append("")
+    L.append("  median (per seed); projection: inputs, direction, projections (collisions); build: projections, "
+             "knots, solve; forward: exact weights stored and run at p bits; whole: everything at p bits")
+    return "\n".join(L)
+
+
 def pipelines_text(recs, config) -> str:
     """Failure n of each user pipeline per target format (records of ``pipeline_failures``)."""
     cfg = config
