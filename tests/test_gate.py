@@ -174,3 +174,81 @@ def test_a_version_1_digest_is_read_with_its_figures_untouched(good, tmp_path):
     path.write_text(json.dumps({**v1, "digest_version": 99}))
     with pytest.raises(Exception, match="digest version 99"):
         load_baseline(path)
+
+
+# --- the gate accounts for every baseline figure ----------------------------------------------
+
+def test_a_baseline_figure_absent_from_the_run_is_a_regression_named(good):
+    """Half the run is gone (every float32 row, and the exact rows with them): each lost series, the
+    lost format's error quantiles and the lost exact rows are regressions, named; nothing reads as
+    '0 regressions' because it was not compared."""
+    base = digest(good)
+    cur = digest(good[good["fmt"] != "float32"])
+    changes = compare_digests(cur, base)
+    missing = [c for c in changes if c.current == "missing"]
+    assert missing and all(c.verdict == "regression" for c in missing)
+    lost_series = {c.what for c in missing if c.kind == "failure point"}
+    assert len(lost_series) == 2 and all("fmt=float32" in w for w in lost_series)  # midpoint and left
+    assert any(c.kind == "error quantile" and c.what == "fmt=float32" for c in missing)
+    n_float32_exact = sum(1 for k in base["exact"] if k not in cur["exact"])
+    if n_float32_exact:
+        assert any(c.kind == "exact reference" and c.what == f"{n_float32_exact} rows" for c in missing)
+    assert "regression(s)" in summarize(changes) and not summarize(changes).startswith("0 regression")
+    # an empty run: every baseline figure is missing, never '0 of 0 tracked figures'
+    empty = compare_digests(digest(good.iloc[0:0]), base)
+    assert sum(c.verdict == "regression" for c in empty) >= len(base["failure_points"])
+
+
+def test_a_digest_of_another_sweep_is_refused_and_a_changed_environment_is_labelled(good, tmp_path):
+    import harness
+
+    info = {"name": "gate", "sweep": {"sha256": "a" * 64},
+            "provenance": {"packages": {"numpy": "2.4.6", "numba": "0.68.1"}, "cpu": "AMD EPYC", "blas": "openblas 0.3"}}
+    base = digest(good, info=info)
+    other = digest(good, info={**info, "name": "quick"})
+    with pytest.raises(harness.HarnessError, match="sweep 'gate', the run is of sweep 'quick'"):
+        compare_digests(other, base)
+    moved = {**info, "sweep": {"sha256": "b" * 64},
+             "provenance": {**info["provenance"], "packages": {"numpy": "2.5.0", "numba": "0.68.1"}}}
+    changes = compare_digests(digest(good, info=moved), base)
+    notes = [c for c in changes if c.verdict == "note"]
+    assert {(c.kind, c.what) for c in notes} == {("sweep", "sweep file of gate"), ("environment", "numpy")}
+    assert "compared across environments" in summarize(changes)
+    assert not any(c.verdict == "regression" for c in changes)
+    # benchmarks not run: one note, not a regression per ratio
+    bench = {"benchmarks": [{"name": "test_x", "extra_info": {"ratio_vs_ref": 1.5}}]}
+    with_b = digest(good, bench, info=info)
+    c = compare_digests(digest(good, info=info), with_b)
+    assert [x.verdict for x in c if x.kind == "benchmark ratio"] == ["note"]
+    # ...but a ratio the run lost while running benchmarks is a regression
+    other_b = {"benchmarks": [{"name": "test_y", "extra_info": {"ratio_vs_ref": 1.0}}]}
+    c = compare_digests(digest(good, other_b, info=info), with_b)
+    assert any(x.kind == "benchmark ratio" and x.verdict == "regression" and "test_x" in x.reason for x in c)
+
+
+def test_the_gate_command_refuses_another_sweeps_baseline(spec, tmp_path):
+    """CLI: `harness gate RUN --baseline DIGEST-OF-ANOTHER-SWEEP` exits 2 with a message naming both sweeps,
+    no traceback; the committed baselines carry their sweep and environment."""
+    run = run_sweep(spec, tmp_path / "results", workers=1, progress=False)
+    other = tmp_path / "other.json"
+    update_baseline(run, other)
+    d = json.loads(other.read_text())
+    assert d["sweep"]["name"] == "gate" and len(d["sweep"]["sha256"]) == 64 and "numpy" in d["environment"]
+    assert d["environment"]["blas"] and d["environment"]["cpu"]  # the BLAS and its kernels' CPU are recorded
+    d["sweep"]["name"] = "nightly"
+    other.write_text(json.dumps(d))
+    r = subprocess.run([sys.executable, "-m", "harness", "gate", str(run), "--baseline", str(other)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "sweep 'nightly'" in r.stderr and "'gate'" in r.stderr and "Traceback" not in r.stderr
+    import harness
+    from harness.report.pages import build_report
+
+    run2 = run_sweep(parse_sweep('name = "tiny2"\n[axes]\nn = [8, 16]\n', "tiny2.toml"), tmp_path / "r2", workers=1,
+                     progress=False)
+    with pytest.raises(harness.HarnessError, match="compare runs of one sweep"):
+        build_report(run, tmp_path / "rep", baseline=run2)
+    for name in ("nightly", "quick"):
+        from pathlib import Path
+
+        committed = json.loads((Path(__file__).resolve().parents[1] / "reports" / "baseline" / f"{name}.json").read_text())
+        assert committed["sweep"]["name"] == name and committed["environment"], name

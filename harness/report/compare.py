@@ -159,7 +159,8 @@ class Change:
     what: str         # which series / format / solver
     baseline: str
     current: str
-    verdict: str      # "regression", "improvement", "same"
+    verdict: str      # "regression", "improvement", "same", or "note" (labelled, not judged: another
+                      # environment, a changed sweep file, benchmarks not run)
     reason: str
 
     def to_dict(self) -> dict:
@@ -201,12 +202,27 @@ def bench_ratios(bench_json) -> dict:
     return out
 
 
-def digest(df, bench=None) -> dict:
+#: What a digest records of the environment a run was made in (``provenance`` of run.json): the
+#: versions and machine that can change a numerical figure by design. A comparison across them is
+#: labelled as such.
+ENVIRONMENT_KEYS = ("numpy", "numba", "llvmlite", "scipy", "python-flint", "gmpy2", "mpmath", "python", "blas", "cpu")
+
+
+def environment(info: dict | None) -> dict:
+    """The ENVIRONMENT_KEYS of a run's run.json (``read_run_info``); {} when unknown."""
+    prov = (info or {}).get("provenance") or {}
+    pk = prov.get("packages") or {}
+    return {k: str(pk.get(k) if k in pk else prov.get(k)) for k in ENVIRONMENT_KEYS if k in pk or k in prov}
+
+
+def digest(df, bench=None, info=None) -> dict:
     """The tracked figures of a run, small and human-readable (JSON): the committed baseline.
 
     ``failure_points``: the failure table; ``error_quantiles``; ``exact``: per row computed
     against the exact reference with a bit-reproducible solver, its normwise error (as the
-    float's repr) and failure; ``bench``: benchmark ratios (:func:`bench_ratios`).
+    float's repr) and failure; ``bench``: benchmark ratios (:func:`bench_ratios`). With the run's
+    ``info`` (its run.json): ``sweep`` (name and sha256 of the sweep file, so that a digest of
+    another sweep is refused) and ``environment`` (:func:`environment`).
     """
     ft = failure_table(df)
     exact = {}
@@ -225,6 +241,8 @@ def digest(df, bench=None) -> dict:
         "error_quantiles": error_quantiles(df).to_dict("records"),
         "exact": dict(sorted(exact.items())),
         "bench": bench_ratios(bench) if bench is not None else {},
+        **({"sweep": {"name": info.get("name"), "sha256": (info.get("sweep") or {}).get("sha256")},
+            "environment": environment(info)} if info else {}),
     }
 
 
@@ -261,19 +279,55 @@ def _frame(records):
                       if c in df})
 
 
+def _named(keys, k: int = 4) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:k]) + (f" and {len(keys) - k} more" if len(keys) > k else "")
+
+
 def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
-    """Every tracked figure of ``current`` against ``baseline`` (digests): a list of Change."""
+    """Every tracked figure of ``current`` against ``baseline`` (digests): a list of Change.
+
+    Every figure of the baseline is accounted for: one the run lacks (a failure series, an error
+    quantile's format, an exact-reference row, a benchmark ratio) is a regression, named. A digest
+    of another sweep is refused (HarnessError); a changed sweep file and a different environment
+    (:data:`ENVIRONMENT_KEYS`) are ``note`` changes: labelled, never silent. Benchmarks not run
+    at all (``--no-bench``) are one ``note``, not a regression per ratio.
+    """
+    from ..core.errors import HarnessError
+
     tol = {**TOLERANCES, **(tolerances or {})}
     current, baseline = upgrade_digest(current), upgrade_digest(baseline)
     out = []
+    sc_, sb_ = current.get("sweep") or {}, baseline.get("sweep") or {}
+    if sc_.get("name") and sb_.get("name") and sc_["name"] != sb_["name"]:
+        raise HarnessError(f"the baseline is a digest of sweep {sb_['name']!r}, the run is of sweep {sc_['name']!r}: "
+                           f"compare a run with a baseline of its own sweep (reports/baseline/{sc_['name']}.json)")
+    if sc_.get("sha256") and sb_.get("sha256") and sc_["sha256"] != sb_["sha256"]:
+        out.append(Change("sweep", f"sweep file of {sc_.get('name')}", sb_["sha256"][:12], sc_["sha256"][:12], "note",
+                          "the sweep file changed since the baseline: every baseline figure is still looked for"))
+    ev_c, ev_b = current.get("environment") or {}, baseline.get("environment") or {}
+    for k in sorted(set(ev_c) & set(ev_b)):
+        if ev_c[k] != ev_b[k]:
+            out.append(Change("environment", k, ev_b[k], ev_c[k], "note",
+                              "measured in another environment: a numerical figure may differ by design"))
     fc = _frame(current.get("failure_points", []))
     fb = _frame(baseline.get("failure_points", []))
-    if len(fc) and len(fb):
-        merged = fc.merge(fb, on=list(SERIES_KEYS), suffixes=("", "_base"))
+    if len(fb):
+        merged = (fc.merge(fb, on=list(SERIES_KEYS), suffixes=("", "_base"), how="right", indicator=True)
+                  if len(fc) else fb.assign(_merge="right_only"))
         for _, r in merged.iterrows():
-            out.append(_failure_change(r))
+            if r["_merge"] == "right_only":
+                base = r.get("first_fail_median_base", r.get("first_fail_median"))
+                out.append(Change("failure point", _series_name(r), "none" if base is None or math.isnan(float(base))
+                                  else f"{float(base):,.0f}", "missing", "regression",
+                                  "the baseline's series is absent from the run: no row of it was computed"))
+            else:
+                out.append(_failure_change(r))
     qc = _frame(current.get("error_quantiles", []))
     qb = _frame(baseline.get("error_quantiles", []))
+    for fmt in sorted(set(qb["fmt"]) - set(qc["fmt"] if len(qc) else [])) if len(qb) else []:
+        out.append(Change("error quantile", f"fmt={fmt}", "measured", "missing", "regression",
+                          "the baseline's format has no row with a reference check in the run"))
     if len(qc) and len(qb):
         for _, r in qc.merge(qb, on="fmt", suffixes=("", "_base")).iterrows():
             for q in ("bits_lost_median", "bits_lost_p90"):
@@ -289,6 +343,10 @@ def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
             out.append(Change("rows", f"status={status}", str(b), str(c), verdict,
                               "rows that did not complete count neither as passes nor as failures"))
     ec, eb = current.get("exact", {}), baseline.get("exact", {})
+    gone = set(eb) - set(ec)
+    if gone:
+        out.append(Change("exact reference", f"{len(gone)} rows", "present", "missing", "regression",
+                          f"baseline rows absent from the run: {_named(gone)}"))
     for key in sorted(set(ec) & set(eb)):
         if ec[key] != eb[key]:
             out.append(Change("exact reference", key, " / ".join(eb[key]), " / ".join(ec[key]), "regression",
@@ -297,6 +355,14 @@ def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
     if same:
         out.append(Change("exact reference", f"{same} rows", "", "", "same", "bit-identical to the baseline"))
     bc, bb = current.get("bench", {}), baseline.get("bench", {})
+    if bb and not bc:
+        out.append(Change("benchmark ratio", f"{sum(len(v) for v in bb.values())} ratios", "measured", "not run", "note",
+                          "the run has no benchmarks (--no-bench): none compared"))
+    elif bb:
+        lost = [f"{n} {r}" for n in bb for r in bb[n] if r not in bc.get(n, {})]
+        if lost:
+            out.append(Change("benchmark ratio", f"{len(lost)} ratios", "measured", "missing", "regression",
+                              f"baseline benchmarks absent from the run: {_named(lost)}"))
     for name in sorted(set(bc) & set(bb)):
         for rname in sorted(set(bc[name]) & set(bb[name])):
             cur, base = bc[name][rname], bb[name][rname]

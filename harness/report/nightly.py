@@ -57,7 +57,9 @@ def update_baseline(run, to, bench=None) -> Path:
     from ..core.jsonio import json_safe
     from ..sweep.store import load_run
 
-    d = digest(load_run(run), bench)
+    from ..sweep.store import read_run_info
+
+    d = digest(load_run(run), bench, info=read_run_info(run))
     d["source"] = {"run": Path(run).name, "bench": Path(bench).name if bench else None}
     to = Path(to)
     to.parent.mkdir(parents=True, exist_ok=True)
@@ -68,9 +70,9 @@ def update_baseline(run, to, bench=None) -> Path:
 def gate(run, baseline, bench=None) -> list:
     """Changes of ``run`` (with benchmark JSON ``bench``) against the baseline digest file."""
     from .compare import compare_digests, digest
-    from ..sweep.store import load_run
+    from ..sweep.store import load_run, read_run_info
 
-    return compare_digests(digest(load_run(run), bench), load_baseline(baseline))
+    return compare_digests(digest(load_run(run), bench, info=read_run_info(run)), load_baseline(baseline))
 
 
 def summarize(changes) -> str:
@@ -79,8 +81,14 @@ def summarize(changes) -> str:
     imp = [c for c in changes if c.verdict == "improvement"]
     lines = [f"REGRESSION  {c.kind}: {c.what}: {c.reason} (baseline {c.baseline}, now {c.current})" for c in reg]
     lines += [f"improvement {c.kind}: {c.what}: {c.reason}" for c in imp]
+    notes = [c for c in changes if c.verdict == "note"]
+    lines += [f"note        {c.kind}: {c.what}: {c.baseline} -> {c.current} ({c.reason})" for c in notes]
+    judged = len(changes) - len(notes)
     lines.append(f"{len(reg)} regression(s), {len(imp)} improvement(s), "
-                 f"{sum(c.verdict == 'same' for c in changes)} unchanged of {len(changes)} tracked figures")
+                 f"{sum(c.verdict == 'same' for c in changes)} unchanged of {judged} tracked figures"
+                 + (f"; {len(notes)} note(s)" + (" - compared across environments" if any(c.kind == "environment"
+                                                                                       for c in notes) else "")
+                    if notes else ""))
     return "\n".join(lines)
 
 
@@ -301,9 +309,9 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
             bench_json = None
     from .compare import digest
     from ..core.jsonio import json_safe
-    from ..sweep.store import load_run
+    from ..sweep.store import load_run, read_run_info
 
-    d = digest(load_run(run), bench_json)
+    d = digest(load_run(run), bench_json, info=read_run_info(run))
     (dated / "digest.json").write_text(json.dumps(json_safe(d), indent=1, sort_keys=True))
     history = reports / f"history-{spec.name}.jsonl"
     changes, base = None, None

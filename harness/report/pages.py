@@ -813,12 +813,15 @@ def _locality(out, locs):
 
 
 def _comparison(changes):
-    order = {"regression": 0, "improvement": 1, "same": 2}
+    order = {"regression": 0, "improvement": 1, "note": 2, "same": 3}
     changes = sorted(changes, key=lambda c: (order[c.verdict], c.kind, c.what))
     return [
         _block("text", text=f"{sum(c.verdict == 'regression' for c in changes)} regression(s), "
                             f"{sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
-                            f"{sum(c.verdict == 'same' for c in changes)} unchanged."),
+                            f"{sum(c.verdict == 'same' for c in changes)} unchanged"
+                            + (f"; {sum(c.verdict == 'note' for c in changes)} note(s) (not judged: "
+                               + ", ".join(sorted({c.kind for c in changes if c.verdict == 'note'})) + ")"
+                               if any(c.verdict == "note" for c in changes) else "") + "."),
         _block("table", header=["verdict", "figure", "what", "baseline", "current", "why"],
                rows=[[c.verdict, c.kind, c.what, c.baseline, c.current, c.reason] for c in changes],
                row_class=[c.verdict for c in changes]),
@@ -960,7 +963,11 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     out.mkdir(parents=True, exist_ok=True)
     changes = None
     if baseline is not None:
-        base, _ = load_rows([baseline])
+        base, base_infos = load_rows([baseline])
+        names, base_names = {i.get("name") for i in infos}, {i.get("name") for i in base_infos}
+        if names != base_names:
+            raise HarnessError(f"report --baseline: the baseline run is of sweep(s) {', '.join(map(str, sorted(base_names)))}, "
+                               f"the run of {', '.join(map(str, sorted(names)))}: compare runs of one sweep")
         changes = compare_runs(df, base)
     elif baseline_digest is not None:
         changes = compare_digests(current_digest or digest(df), baseline_digest)

@@ -98,12 +98,20 @@ def provenance(backend: str = "", workers: int = 0) -> dict:
     except ImportError:  # pragma: no cover
         mp_backend = None
     commit = _git("rev-parse", "HEAD")
+    try:  # the BLAS numpy and SciPy call (its kernels round differently on another CPU or version)
+        import numpy  # noqa: F401  (loads the BLAS threadpoolctl reports)
+        from threadpoolctl import threadpool_info
+
+        blas = sorted({f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture') or '?'})"
+                       for i in threadpool_info() if i.get("user_api") == "blas"})
+    except Exception:  # pragma: no cover - provenance never fails a run
+        blas = []
     return {
         "harness": __version__, "git_commit": commit or None,
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if commit else None,
         "packages": {p: ver(p) for p in ("numpy", "numba", "llvmlite", "mpmath", "gmpy2", "python-flint", "scipy", "ml_dtypes",
                                          "pyarrow", "pandas", "dask", "distributed")},
-        "mpmath_backend": mp_backend, "python": platform.python_version(), "cpu": cpu,
+        "mpmath_backend": mp_backend, "python": platform.python_version(), "cpu": cpu, "blas": ", ".join(blas),
         "cpu_count": os.cpu_count(), "platform": platform.platform(),
         "backend": backend, "workers": workers,
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
