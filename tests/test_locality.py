@@ -17,7 +17,7 @@ import pytest
 
 import harness
 from harness.analysis.locality import (
-    knot_values, label_radius, outputs_at, locality, median_interval, neighbour_distances,
+    knot_values, label_radius, worst_unit, outputs_at, locality, median_interval, neighbour_distances,
     perturbation_curve, predict_labels,
 )
 from harness.build.data import make_data
@@ -88,17 +88,15 @@ def boundary_distance(net, X, classes) -> np.ndarray:
     return np.array(out)
 
 
-def worst_direction(a, metric) -> np.ndarray:
-    """The unit vector (in the metric) along which <a, u> is largest: its dual vector."""
-    a = np.asarray(a, np.float64)
-    if metric == "l2":
-        return a / np.sqrt(np.sum(a * a))
-    if metric == "linf":
-        return np.sign(a)
-    u = np.zeros_like(a)
-    k = int(np.argmax(np.abs(a)))
-    u[k] = np.sign(a[k])
-    return u
+def test_worst_unit_attains_the_dual_norm():
+    """The library's worst direction (used below) is a unit vector in the metric along which <a, u>
+    equals the dual norm of a: l2 -> ||a||_2, linf -> ||a||_1, l1 -> ||a||_inf (exact here: the
+    entries are small integers)."""
+    a = np.array([3.0, -4.0, 1.0, 0.0, -2.0])
+    for metric, norm, dual in (("l2", lambda u: np.sqrt(u @ u), np.sqrt(30.0)),
+                               ("linf", lambda u: np.max(np.abs(u)), 10.0), ("l1", lambda u: np.sum(np.abs(u)), 4.0)):
+        u = worst_unit(a, metric)
+        assert abs(norm(u) - 1.0) <= 4 * 2.0 ** -53 and abs(a @ u - dual) <= 8 * 2.0 ** -53 * dual, metric
 
 
 CASES = [
@@ -127,7 +125,7 @@ def test_radius_brackets_the_label_change(name, n, d, labels, bias, metric):
     X, y = _problem(n, d, labels)
     net = harness.construct(X, y, bias=bias, seed=1)
     classes = tuple(range(y.shape[1])) if y.ndim == 2 else tuple(sorted(set(y.tolist()) | ({0.0, 1.0} if labels == "binary" else set())))
-    u = worst_direction(net.a, metric)
+    u = worst_unit(net.a, metric)
     for exact in (True, False):
         lr = label_radius(net, X, y, metric, exact=exact)
         assert lr.m == n and lr.correct.all()

@@ -24,7 +24,8 @@ import numpy as np
 from ..core.errors import HarnessError
 
 __all__ = ["METRICS", "LabelRadius", "label_radius", "class_set", "predict_labels", "neighbour_distances",
-           "perturbation_curve", "knot_values", "outputs_at", "LocalityRun", "Locality", "locality", "median_interval", "LOCALITY_LABELS"]
+           "perturbation_curve", "knot_values", "outputs_at", "LocalityRun", "Locality", "locality", "median_interval", "LOCALITY_LABELS",
+           "worst_unit"]
 
 #: Perturbation norms and the dual norm of a each one uses (||e||_p <= r moves t by at
 #: most r ||a||_q, with 1/p + 1/q = 1), and scipy's name for the distance.
@@ -567,7 +568,7 @@ class Locality:
         return {"settings": dict(self.settings), "summary": self.summary(), "runs": [r.to_dict() for r in self.runs]}
 
 
-def _worst_unit(a, metric: str) -> np.ndarray:
+def worst_unit(a, metric: str) -> np.ndarray:
     """The unit vector (in the metric) along which <a, u> is largest: the dual vector of a."""
     a = np.asarray(a, np.float64)
     if metric == "l2":
@@ -585,7 +586,7 @@ def slab_agreement(net, X, lr: LabelRadius, rhos=(0.98, 1.02)) -> float:
     one-sided width along the worst direction and compare the forward pass's label (in the
     network's format or arithmetic) with the exact slab's verdict (kept inside, changed just
     outside). 1.0: the format's network has the exact neighbourhoods."""
-    u = _worst_unit(net.a, lr.metric)
+    u = worst_unit(net.a, lr.metric)
     hits = total = 0
     for side, width in ((1.0, lr.plus), (-1.0, lr.minus)):
         fin = np.flatnonzero(np.isfinite(width) & (width > 0))

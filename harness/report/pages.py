@@ -653,7 +653,7 @@ def _headline(out, recs):
     from .charts import failure_n_chart
 
     done = [r for r in recs if not r.get("skipped")]
-    cfg = done[0].get("config") or {} if done else {}
+    cfg = (done[0].get("config") or {}) if done else {}
     c = failure_n_chart(out, "headline_failure_n", "Where each format fails, per bias strategy (failure-point search)",
                         recs, rows="target", markers="bias",
                         caption="Each marker: the smallest n at which at least half of the seeds fail (galloping "
@@ -665,7 +665,8 @@ def _headline(out, recs):
         blocks.append(_block("text", text=para))
     blocks.append(_search_table(recs, "bias", "format"))
     seeds = sorted({r["seeds"] for r in done})
-    caps = sorted({(r["target"], r["n_max"]) for r in done if r["n_max"] != max(x["n_max"] for x in done)})
+    widest = max((r["n_max"] for r in done), default=0)
+    caps = sorted({(r["target"], r["n_max"]) for r in done if r["n_max"] != widest})
     how = ("harness failure-point --fmt F --bias B" + (f" --d {cfg['d']}" if cfg.get("d") not in (None, 16) else "")
            + (f" --seeds {seeds[0]}" if seeds and seeds[0] != 8 else ""))
     blocks.append(_block("note", text=f"Failure n [95% interval] per format and bias strategy, {', '.join(map(str, seeds))} "
@@ -828,7 +829,7 @@ def _comparison(changes):
     ]
 
 
-def _history_label(name: str, prefix: str, panel: str | None) -> str:
+def _history_label(name: str, prefix: str) -> str:
     """A tracked figure's name inside its panel: its keys without the panel's and the defaults'."""
     rest = name[len(prefix):]
     if prefix.startswith("bench"):
@@ -879,7 +880,7 @@ def _history(out, history):
             series = {}
             for name in members:
                 ys = np.array([h.get("figures", {}).get(name, np.nan) for h in history], dtype=float)
-                label = fmt_of(name) if prefix.startswith("bits lost") else _history_label(name, prefix, g)
+                label = fmt_of(name) if prefix.startswith("bits lost") else _history_label(name, prefix)
                 series[label] = ys
             families.append((f"{slug}_{g}".replace(" ", "_").replace("@", "_at_").replace("/", "_").strip("_"),
                              f"{what}{': ' + g if g else ''}", series, ylabel, logy))
