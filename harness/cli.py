@@ -127,11 +127,15 @@ def cmd_analyze(args) -> int:
               cond_methods=methods, progress=progress)
     if args.input:
         from .build.construction import construct
-        from .build.datafiles import load_xy
+        from .build.datafiles import load_table
 
-        X, y = load_xy(args.input, args.labels_file)
-        net = construct(X, y, direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
-                        seed=args.seed, rounding=args.rounding, first_offset=args.first_offset)
+        t = load_table(args.input, args.labels_file, args.header)
+        X, y = t.X, t.y
+        try:
+            net = construct(X, y, direction=args.direction, bias=args.bias, fmt=args.fmt, solver=args.solver,
+                            seed=args.seed, rounding=args.rounding, first_offset=args.first_offset)
+        except HarnessError as exc:
+            raise HarnessError(t.locate(str(exc))) from None
         a = analyze(net, X, y, **kw)
         source = args.input
     else:
@@ -265,7 +269,8 @@ def _stage_files(paths):
     recs = []
     for p in paths:
         try:
-            data = json.loads(open(p, encoding="utf-8").read())
+            with open(p, encoding="utf-8") as f:
+                data = json.loads(f.read())
         except (OSError, ValueError) as exc:
             raise HarnessError(f"precision file {p}: {getattr(exc, 'strerror', None) or exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
@@ -309,10 +314,13 @@ def cmd_fit(args) -> int:
                   first_offset=args.first_offset, check=not args.no_check, deploy=args.deploy,
                   deploy_evaluator=args.deploy_evaluator, progress=progress)
     if args.input:
-        from .build.datafiles import load_xy
+        from .build.datafiles import load_table
 
-        X, y = load_xy(args.input, args.labels_file)
-        net, r = fit(X=X, y=y, **kwargs)
+        t = load_table(args.input, args.labels_file, args.header)
+        try:
+            net, r = fit(X=t.X, y=t.y, **kwargs)
+        except HarnessError as exc:
+            raise HarnessError(t.locate(str(exc))) from None
     else:
         net, r = fit(args.n, args.d, args.data, args.labels, **kwargs)
     if args.export:
@@ -371,11 +379,14 @@ def cmd_sweep(args) -> int:
     resume = None
     if args.resume is not None:
         resume = True if args.resume == "" else args.resume
-    points = spec.points()
     if not args.quiet:
-        print(f"sweep {spec.name}: {len(points)} points ({spec.path}, sha256 {spec.sha256[:12]})", file=sys.stderr)
+        from .sweep.runner import CONFIRM_POINTS
+
+        bound = spec.count()  # listing the points is cheap up to the confirmation size
+        size = f"{len(spec.points()):,} points" if bound <= CONFIRM_POINTS else f"up to {bound:,} points"
+        print(f"sweep {spec.name}: {size} ({spec.path}, sha256 {spec.sha256[:12]})", file=sys.stderr)
     run = run_sweep(spec, args.out, resume=resume, workers=args.workers, scheduler=scheduler,
-                    progress=not args.quiet)
+                    progress=not args.quiet, yes=args.yes)
     df = load_run(run)
     counts = df.groupby(["status", "failure"]).size().to_dict()
     summary = ", ".join(f"{k[0]}{'/' + k[1] if k[1] else ''}: {v}" for k, v in sorted(counts.items()))
@@ -427,6 +438,8 @@ def cmd_results(args) -> int:
         return 0
     if not args.csv:
         raise HarnessError("results export needs --csv FILE")
+    if not Path(args.csv).resolve().parent.is_dir():
+        raise HarnessError(f"--csv {args.csv}: no such folder {Path(args.csv).parent}")
     df.to_csv(args.csv, index=False)
     print(f"wrote {len(df)} rows x {len(df.columns)} columns to {args.csv}")
     return 0
@@ -575,6 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--input", metavar="FILE", help=".npy/.npz/.csv file instead of generated data "
                                                    "(.npy/.csv: labels in the last column; .npz: arrays X, y)")
     f.add_argument("--labels-file", metavar="FILE", help="with a .npy --input: labels in their own .npy")
+    f.add_argument("--header", action="store_true", help="with a .csv --input: its first line is a header "
+                                                         "(otherwise a non-numeric line is an error)")
     f.add_argument("--direction", default="gaussian", help="ones | gaussian | best-of:K | maximin:K (default gaussian)")
     f.add_argument("--bias", default="midpoint", help="midpoint | left | fraction:THETA | random (default midpoint)")
     f.add_argument("--fmt", default="float64", help="working format (default float64)")
@@ -604,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--first-offset", type=float, default=None, help="z_(1) - b_1 (default: the mean gap)")
     an.add_argument("--input", metavar="FILE", help=".npy/.npz/.csv file instead of generated data")
     an.add_argument("--labels-file", metavar="FILE", help="with a .npy --input: labels in their own .npy")
+    an.add_argument("--header", action="store_true", help="with a .csv --input: its first line is a header")
     an.add_argument("--evaluators", default="", help="comma list (default: every evaluator the format allows)")
     an.add_argument("--cond", default="", help="condition methods, comma list of exact, lapack, structured, "
                                                "estimate (default: all, each within its size limit)")
@@ -708,6 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue the newest unfinished run of this sweep (or the run folder RUN): only "
                          "missing points are computed")
     sw.add_argument("--workers", type=int, default=None, help="local worker processes (default: the cores)")
+    sw.add_argument("--yes", action="store_true", help="run a sweep of more than 20,000 points (a typo guard)")
     sw.add_argument("--dask", metavar="local", help="'local': run on a Dask LocalCluster started here")
     sw.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -796,17 +813,64 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _os_message(exc: OSError) -> str:
+    """An OSError as 'PATH: reason' (the file it concerns, the system's words)."""
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{where}: {reason}" if where else reason
+
+
 def main(argv=None) -> int:
+    """Run the command line; every failure the user can act on is one line on stderr and a
+    non-zero exit (2: an error, 130: interrupted, 143: terminated), never a traceback."""
+    from .core.errors import Terminated
+
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"harness: warning: {message}", file=sys.stderr)
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    old_show = warnings.showwarning
+    warnings.showwarning = show  # one line per warning, no source line
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+        return code
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (| head): say so once, and mute the exit flush
+        _mute_stdout()
+        print("harness: error: the output was closed early (broken pipe)", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("harness: error: out of memory (try a smaller n or d, or a machine with more memory)", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a read-only folder, a full disk, a missing export folder...
+        print(f"harness: error: {_os_message(exc)}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print("harness: terminated (SIGTERM); finished points are kept, --resume continues", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = old_show
+
+
+def _mute_stdout():
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - no real stdout (tests capture it)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -147,7 +147,7 @@ def test_cli_fit_reads_user_files(tmp_path, kind):
     else:
         p = tmp_path / "d.npy"
         np.save(p, np.column_stack([X, y]))
-    r = _cli("fit", "--input", str(p), "--json")
+    r = _cli("fit", "--input", str(p), "--json", *(["--header"] if kind == "csv" else []))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["n"] == 50
 

@@ -128,8 +128,8 @@ def test_cli_errors_exit_2_without_traceback(args, words):
 def test_cli_bad_csv_names_the_line(tmp_path):
     p = tmp_path / "d.csv"
     p.write_text("x1,x2,label\n0.1,0.2,1\n0.3,oops,0\n")
-    r = _cli("fit", "--input", str(p))
+    r = _cli("fit", "--input", str(p), "--header")
     assert r.returncode == 2 and "line 3" in r.stderr and "'oops'" in r.stderr
     p.write_text("0.1,0.2,1\nnan,0.4,0\n")
     r = _cli("fit", "--input", str(p))
-    assert r.returncode == 2 and "X row 1" in r.stderr and "nan" in r.stderr
+    assert r.returncode == 2 and "line 2, column 1" in r.stderr and "nan" in r.stderr

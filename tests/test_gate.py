@@ -117,7 +117,7 @@ def test_gate_and_baseline_commands(spec, good, tmp_path):
         bad = _rows(spec)
     bad_run = new_run(tmp_path / "bad", spec, len(bad), "local", 1)
     for row in bad.to_dict("records"):
-        write_part(bad_run, row["file_id"], row)
+        write_part(bad_run, row["file_id"], row, spec.sha256)
     note_event(bad_run, "finished")
     r = cli("gate", str(bad_run), "--baseline", str(base))
     assert r.returncode == 1 and "REGRESSION" in r.stdout and "fmt=float64" in r.stdout, r.stdout

@@ -346,7 +346,13 @@ def test_comparison_flags_regressions_red_and_improvements_green(run, tmp_path):
     (worse_dir / "results.parquet").unlink()
     shutil.rmtree(worse_dir / "parts")
     (worse_dir / "parts").mkdir()
-    worse.drop(columns=["run"], errors="ignore").to_parquet(worse_dir / "parts" / "all.parquet")
+    from harness.sweep.store import read_run_info, write_part
+
+    sha = read_run_info(worse_dir)["sweep"]["sha256"]
+    rows = worse.drop(columns=["run", "sweep_sha256"], errors="ignore")
+    rows = rows.astype(object).where(rows.notna(), None)  # missing as null, as compute_row wrote them
+    for row in rows.to_dict("records"):
+        write_part(worse_dir, row["file_id"], row, sha)  # one verified part per point, as a sweep writes
     index = build_report(worse_dir, tmp_path / "cmp", baseline=run)
     page = (index.parent / "comparison.html").read_text()
     assert 'class="regression"' in page and "within the baseline" in page

@@ -80,6 +80,47 @@ def _reference_check(net, Yn, Wc):
     return ref.kind, ref.m, comp, norm
 
 
+#: A fit of at least this many points prints ETAs for its construction and evaluation, from a pilot.
+ETA_MIN_N = 2**20
+#: The pilot's size: the first rows, constructed and evaluated (on a few points) the same way.
+ETA_PILOT_N = 2**16
+
+
+def _eval_work(n: int, budget: int = EVAL_BUDGET) -> float:
+    """Forward-pass work (points x neurons) of evaluate_training at n (harness.build.sampling)."""
+    from ..build.sampling import MIN_SAMPLE, SMALLEST_GAPS
+
+    pts = n if n * n <= budget else min(n, max(budget // n, MIN_SAMPLE) + 2 * SMALLEST_GAPS)
+    return float(pts) * n
+
+
+def _pilot_eta(X, y, kw, evaluator):
+    """(construct seconds, evaluation seconds) expected for all of X, from timing the same
+    construction on its first ETA_PILOT_N rows (the second of two runs: the first loads
+    kernels) scaled by n log n, and an evaluation of the pilot on a few points scaled by the
+    work (points x neurons); None for small n or a pilot that failed."""
+    import math
+
+    n = len(X)
+    if n < ETA_MIN_N:
+        return None
+    m = ETA_PILOT_N
+    Xm, ym = X[:m], np.asarray(y)[:m]
+    small = m * 64  # the pilot's evaluation budget: ~100 points
+    try:
+        for _ in range(2):
+            t0 = time.perf_counter()
+            net = construct(Xm, ym, **kw)
+            t_c = time.perf_counter() - t0
+        for _ in range(2):
+            t0 = time.perf_counter()
+            evaluate_training(net, Xm, np.asarray(ym, np.float64).reshape(m, -1), evaluator=evaluator, budget=small)
+            t_e = time.perf_counter() - t0
+    except HarnessError:  # the pilot collided or overflowed: no estimate, the real run will say why
+        return None
+    return t_c * (n / m) * (math.log2(n) / math.log2(m)), t_e * _eval_work(n) / _eval_work(m, small)
+
+
 def fit(n: int | None = None, d: int | None = None, data: str = "uniform", labels: str = "binary", *,
         X=None, y=None, direction="gaussian", bias="midpoint", fmt="float64", solver="recurrence",
         evaluator="sequential", seed: int = 0, rounding: str = "nearest", first_offset=None,
@@ -106,7 +147,11 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
         y = y_gen if y is None else y
     elif y is None:
         raise HarnessError("labels y are required with X")
-    say(f"constructing ({direction}, {bias}, {fmt_obj.name}, {solver})")
+    eta = _pilot_eta(X, y, dict(direction=direction, bias=bias, fmt=fmt, solver=solver, seed=seed,
+                                rounding=rounding, first_offset=first_offset), evaluator) if progress else None
+    say(f"constructing ({direction}, {bias}, {fmt_obj.name}, {solver})"
+        + (f" - expected ~{eta[0]:.0f} s, then ~{eta[1]:.0f} s to evaluate (from a {ETA_PILOT_N:,}-point pilot)"
+           if eta else ""))
     t0 = time.perf_counter()
     net = construct(X, y, direction=direction, bias=bias, fmt=fmt, solver=solver, seed=seed,
                     rounding=rounding, first_offset=first_offset)
@@ -114,7 +159,7 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
 
     Y = np.asarray(y, dtype=np.float64).reshape(net.n_input, -1)
     Yn = Y[np.asarray(net.order)]
-    say(f"evaluating ({evaluator})")
+    say(f"evaluating ({evaluator})" + (f" - expected ~{eta[1]:.0f} s" if eta else ""))
     t0 = time.perf_counter()
     ev = evaluate_training(net, X, Y, evaluator=evaluator)
     t_eval = time.perf_counter() - t0

@@ -83,11 +83,17 @@ def lattice(n, d, rng, param=None):
     return rng.integers(0, 256, size=(n, d)).astype(np.float64)
 
 
+#: clustered:K: at most this many centres (K x d numbers, drawn whatever n is).
+MAX_CLUSTERS = 2**20
+#: classes:K: at most this many classes (a K-output network; the one-hot labels are n x K).
+MAX_CLASSES = 2**16
+
+
 @DATA.register("clustered", param="K")
 def clustered(n, d, rng, param):
     """Gaussian mixture: K centres ~ N(0, I), points ~ N(centre, 0.05^2 I), seeded (the centres,
     the assignments and the offsets from three streams, so n points are a prefix of n + 1)."""
-    k = int_param(f"data clustered:{param} (K)", param, 1)
+    k = int_param(f"data clustered:{param} (K)", param, 1, MAX_CLUSTERS)
     r_centre, r_assign, r_noise = rng.spawn(3)
     centres = r_centre.standard_normal((k, d))
     return centres[r_assign.integers(0, k, size=n)] + 0.05 * r_noise.standard_normal((n, d))
@@ -274,7 +280,7 @@ def alternating(n, rng, rank, param=None, true=None):
 @LABELS.register("classes", param="K")
 def classes(n, rng, rank, param, true=None):
     """One-hot labels for K random classes: (n, K), a K-output network."""
-    k = int_param(f"labels classes:{param} (K)", param, 2)
+    k = int_param(f"labels classes:{param} (K)", param, 2, MAX_CLASSES)
     return np.eye(k)[rng.integers(0, k, size=n)]
 
 

@@ -1,15 +1,48 @@
-"""Loading a user's data: .npy (labels in the last column, or X with --labels-file),
-.npz (arrays ``X`` and ``y``) and .csv (numeric, labels in the last column)."""
+"""Loading a user's data: .npy (labels in the last column, or X with ``labels_path``),
+.npz (arrays ``X`` and ``y``) and .csv (numeric, labels in the last column; a header line
+only when ``header=True``: a non-numeric first line is an error, never a guess).
+
+Errors name the file and, for .csv, the file's line (not the data row): :class:`DataFile`
+keeps each row's line, and :meth:`DataFile.locate` rewrites a later message's data rows
+("X row 4", "rows 1 and 7") into lines of the file.
+"""
 
 from __future__ import annotations
 
+import re
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import HarnessError
 
-__all__ = ["load_xy"]
+__all__ = ["DataFile", "load_table", "load_xy"]
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A loaded data file: X, y, and for .csv the file line of each data row."""
+
+    path: str
+    X: np.ndarray
+    y: np.ndarray
+    lines: tuple | None = None   # lines[i]: the 1-based file line of data row i (.csv)
+
+    def locate(self, message: str) -> str:
+        """``message`` with every data row it names also given as its line of the file."""
+        if self.lines is None:
+            return message
+
+        def line(m):
+            rows = [int(g) for g in (m.group(2), m.group(3)) if g is not None]
+            if any(r >= len(self.lines) for r in rows):
+                return m.group(0)
+            where = " and ".join(str(self.lines[r]) for r in rows)
+            return f"{m.group(0)} ({self.path} line{'s' if len(rows) > 1 else ''} {where})"
+
+        return re.sub(r"\b(rows?) (\d+)(?: and (\d+))?", line, message)
 
 
 def _split_last(arr, path):
@@ -19,67 +52,113 @@ def _split_last(arr, path):
     return arr[:, :-1], arr[:, -1]
 
 
-def _load_csv(path: Path):
+def _load_csv(path: Path, header: bool):
     import csv
 
-    rows = []
-    with path.open(newline="") as f:
-        for lineno, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            try:
-                rows.append([float(c) for c in row])
-            except ValueError:
-                if not rows and lineno == 1:
-                    continue  # a header line
-                bad = next(c for c in row if not _is_float(c))
-                raise HarnessError(f"{path}: line {lineno} has a non-numeric value {bad!r}") from None
-            if len(rows[-1]) != len(rows[0]):
-                raise HarnessError(f"{path}: line {lineno} has {len(rows[-1])} columns, expected {len(rows[0])}")
+    rows, lines = [], []
+    # utf-8-sig: a byte-order mark (Excel's UTF-8 export) is not part of the first value
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            first = True
+            for lineno, row in enumerate(csv.reader(f), start=1):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if first and header:
+                    first = False
+                    continue
+                first = False
+                vals = []
+                for col, c in enumerate(row):
+                    try:
+                        vals.append(float(c))
+                    except ValueError:
+                        hint = ("; if line 1 is a header, pass --header (header=True)"
+                                if lineno == 1 and not header and not rows else "")
+                        raise HarnessError(f"{path}: line {lineno}, column {col + 1} has a non-numeric value "
+                                           f"{c!r}{hint}") from None
+                    if not np.isfinite(vals[-1]):
+                        raise HarnessError(f"{path}: line {lineno}, column {col + 1} is {c.strip()!r}: "
+                                           "inputs must be finite")
+                if rows and len(vals) != len(rows[0]):
+                    raise HarnessError(f"{path}: line {lineno} has {len(vals)} columns, expected {len(rows[0])} "
+                                       f"(as on line {lines[0]})")
+                rows.append(vals)
+                lines.append(lineno)
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise HarnessError(f"{path}: not a CSV file: {exc}") from None
     if not rows:
         raise HarnessError(f"{path}: no data rows")
-    return np.array(rows)
+    return np.array(rows), tuple(lines)
 
 
-def _is_float(c):
-    try:
-        float(c)
-        return True
-    except ValueError:
-        return False
+def _npy(path: Path, what: str = ""):
+    if path.stat().st_size == 0:
+        raise HarnessError(f"{path}: empty file (0 bytes){what}")
+    with open(path, "rb") as fh:
+        return np.load(fh, allow_pickle=False)
 
 
-def load_xy(path, labels_path=None):
-    """(X, y) from a file; see the module docstring for the layouts."""
+def load_table(path, labels_path=None, header: bool = False) -> DataFile:
+    """The :class:`DataFile` of ``path``; see the module docstring for the layouts."""
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"no such file: {path}")
+    if path.is_dir():
+        raise HarnessError(f"{path}: a folder, not a data file")
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz", ".csv"):
+        raise HarnessError(f"{path}: unknown file type {suffix!r}; use .npy, .npz or .csv")
+    if labels_path is not None and suffix != ".npy":
+        raise HarnessError(f"--labels-file {labels_path}: applies to a .npy input (X alone); {path} is {suffix}, "
+                           "which holds its own labels")
+    if header and suffix != ".csv":
+        raise HarnessError(f"--header applies to .csv input; {path} is {suffix}")
+    lines = None
+    current = path
     try:
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as f:
+            if path.stat().st_size == 0:
+                raise HarnessError(f"{path}: empty file (0 bytes)")
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:  # closed even when not a zip
                 missing = [k for k in ("X", "y") if k not in f]
                 if missing:
                     raise HarnessError(f"{path}: .npz needs arrays named X and y; missing {missing}, "
                                        f"found {sorted(f.files)}")
                 X, y = f["X"], f["y"]
         elif suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            arr = _npy(path)
             if labels_path is not None:
-                X, y = arr, np.load(labels_path, allow_pickle=False)
+                current = Path(labels_path)
+                if not current.exists():
+                    raise HarnessError(f"--labels-file: no such file: {current}")
+                X, y = arr, _npy(current, " (the labels file)")
+                if np.ndim(y) >= 1 and np.ndim(X) >= 1 and len(y) != len(X):
+                    raise HarnessError(f"{current}: {len(y)} labels for the {len(X)} rows of {path}")
             else:
                 X, y = _split_last(arr, path)
-        elif suffix == ".csv":
-            X, y = _split_last(_load_csv(path), path)
         else:
-            raise HarnessError(f"{path}: unknown file type {suffix!r}; use .npy, .npz or .csv")
+            (arr, lines) = _load_csv(path, header)
+            X, y = _split_last(arr, path)
     except HarnessError:
         raise
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"{path}: cannot read: {exc}") from None
-    if X.dtype.kind not in "fiub" or np.asarray(y).dtype.kind not in "fiub":
-        raise HarnessError(f"{path}: X and y must be numeric (got {X.dtype} and {np.asarray(y).dtype})")
-    return X, y
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        # a truncated or foreign file: numpy raises any of these
+        detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise HarnessError(f"{current}: cannot read: {detail}") from None
+    for name, a in (("X", X), ("y", np.asarray(y))):
+        if a.dtype.kind not in "fiub":
+            raise HarnessError(f"{path}: {name} must be real numbers, got {a.dtype}"
+                               + (" (complex: take the real part first if that is meant)" if a.dtype.kind == "c"
+                                  else ""))
+    return DataFile(str(path), X, np.asarray(y), lines)
+
+
+def load_xy(path, labels_path=None, header: bool = False):
+    """(X, y) from a file: :func:`load_table` without the line map."""
+    t = load_table(path, labels_path, header)
+    return t.X, t.y
 
 
 #: What a CIFAR-10 python batch may reference when unpickled (numpy arrays, builtins):

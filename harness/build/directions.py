@@ -77,7 +77,7 @@ def gaussian(X, fmt, rng, param=None, project=None):
 def best_of(X, fmt, rng, param, project=None):
     """Of K seeded Gaussian directions, the one whose sorted projections (as the construction
     computes them) have the largest smallest gap."""
-    k = int_param(f"direction best-of:{param} (K)", param, 1)
+    k = int_param(f"direction best-of:{param} (K)", param, 1, MAX_TRIES)
     proj = _projector(X, fmt, project)
     best, best_gap = None, -np.inf
     for _ in range(k):
@@ -89,6 +89,8 @@ def best_of(X, fmt, rng, param, project=None):
     return best
 
 
+#: best-of / maximin: at most this many directions tried (each is a projection and a sort of all n).
+MAX_TRIES = 4096
 #: maximin: projections computed (each one projection and one sort) at most this many times.
 MAXIMIN_EVALS = 64
 #: maximin: the ascent raises the log of this many smallest gaps together (a smoothed minimum).

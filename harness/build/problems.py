@@ -5,10 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.seeding import rng_for
+from ..core.validation import check_memory
 from .construction import project_points
 from .data import make_dataset, make_labels
 
-__all__ = ["make_problem"]
+__all__ = ["make_problem", "problem_bytes"]
+
+
+def problem_bytes(n: int, d: int, data: str = "uniform", labels: str = "binary") -> float:
+    """Bytes a generated problem and its network need at least (an estimate from below: X in
+    float64 and its working copy, the labels and weights, O(n) work arrays)."""
+    from .data import LABELS
+
+    k = 1
+    entry = LABELS.get(labels)
+    if entry.name == "classes" and str(entry.param).isdigit():  # a bad K: the generator names it
+        k = int(entry.param)
+    return float(n) * d * 8 * 2 + float(n) * k * 8 * 3 + float(n) * 8 * 16
 
 
 def make_problem(n: int, d: int, data: str = "uniform", labels: str = "binary", *, direction="gaussian",
@@ -21,6 +34,7 @@ def make_problem(n: int, d: int, data: str = "uniform", labels: str = "binary", 
     from ..core.arith import split_target
 
     fmt_obj, arith = split_target(fmt)
+    check_memory(problem_bytes(n, d, data, labels), f"n = {n:,}, d = {d:,}, labels {labels}")
     X, own = make_dataset(data, n, d, rng_for(seed, "data"))
     rank = np.zeros(X.shape[0], dtype=np.int64)
     if labels.split(":")[0] == "alternating":

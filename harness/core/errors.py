@@ -5,7 +5,7 @@ floating-point format itself defeats the construction, so that failure criteria
 (:mod:`harness.analysis.failure`) can tell them apart without reading messages.
 """
 
-__all__ = ["HarnessError", "CollisionError", "FormatOverflowError"]
+__all__ = ["HarnessError", "CollisionError", "FormatOverflowError", "Terminated"]
 
 
 class HarnessError(ValueError):
@@ -24,3 +24,8 @@ class CollisionError(HarnessError):
 
 class FormatOverflowError(HarnessError):
     """A value (an input, a projection, a knot) is beyond the format's finite range."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived during a sweep: handled as an interrupt (finished points kept, the run
+    marked ``interrupted``), reported as a termination (exit 143)."""

@@ -22,14 +22,17 @@ from .errors import HarnessError
 __all__ = ["Registry", "Resolved", "int_param"]
 
 
-def int_param(label: str, param: str, minimum: int) -> int:
-    """Parse a family's whole-number parameter (``best-of:8``), naming it on error."""
+def int_param(label: str, param: str, minimum: int, maximum: int | None = None) -> int:
+    """Parse a family's whole-number parameter (``best-of:8``), naming it on error; ``maximum``
+    bounds the work or memory a parameter asks for (a typo guard)."""
     try:
         value = int(param)
     except (TypeError, ValueError):
         raise HarnessError(f"{label}: {param!r} is not a whole number") from None
     if value < minimum:
         raise HarnessError(f"{label}: must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise HarnessError(f"{label}: at most {maximum:,}, got {value:,}")
     return value
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import FormatOverflowError, HarnessError
 
-__all__ = ["as_inputs", "as_labels", "check_cast"]
+__all__ = ["as_inputs", "as_labels", "check_cast", "check_memory", "machine_memory"]
 
 
 def _numeric(arr, what):
@@ -23,6 +23,47 @@ def _numeric(arr, what):
     raise HarnessError(f"{what} is not a numeric array (ragged rows?)")
 
 
+#: Integers beyond this are not all exactly float64 (2^53 + 1 is the first that rounds).
+_EXACT_INT = 2**53
+
+
+def _where(idx, ndim):
+    return f"row {idx[0]}" + (f", column {idx[1]}" if ndim == 2 else "")
+
+
+def _exact_float64(arr, what):
+    """``arr`` (an ndarray) as float64, refusing what float64 would change: complex values (the
+    imaginary part would be dropped), longdouble values and integers beyond 2^53 that do not
+    round-trip. Object and string arrays go through :func:`_numeric`."""
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise HarnessError(f"{what} is complex ({arr.dtype}): the construction needs real inputs; "
+                           f"pass {what}.real if the imaginary part is meant to be dropped")
+    if kind in "iu" and arr.size:
+        big = (arr > _EXACT_INT) | ((arr < -_EXACT_INT) if kind == "i" else False)
+        if np.any(big):
+            out = arr.astype(np.float64)
+            # compared as Python ints: float64 values this large are whole, so int(x) is exact
+            for idx in np.argwhere(big):
+                v = int(arr[tuple(idx)])
+                if int(out[tuple(idx)]) != v:
+                    raise HarnessError(f"{what} {_where(idx, arr.ndim)} = {v} is not exactly representable "
+                                       f"in float64 (integers beyond 2^53 round); scale or recentre the data")
+            return out
+    if kind == "f" and arr.dtype.itemsize > 8:
+        out = arr.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = (out.astype(arr.dtype) != arr) & np.isfinite(arr)
+        if bad.any():
+            idx = np.argwhere(bad)[0]
+            raise HarnessError(f"{what} {_where(idx, arr.ndim)} = {arr[tuple(idx)]!r} ({arr.dtype}) is not exactly "
+                               f"a float64; round it to float64 first if that is meant")
+        return out
+    if kind in "fiub":
+        return np.asarray(arr, dtype=np.float64)
+    return _numeric(arr, what)
+
+
 def _finite(arr, what):
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -31,12 +72,18 @@ def _finite(arr, what):
         raise HarnessError(f"{what} {where} is {arr[tuple(idx)]!r}: inputs must be finite")
 
 
+def _as_array(v, what):
+    if isinstance(v, np.ndarray):
+        return v
+    try:
+        return np.asarray(v)
+    except (TypeError, ValueError):  # ragged: _numeric names the row
+        return _numeric(v, what)
+
+
 def as_inputs(X) -> np.ndarray:
     """X as a C-contiguous float64 (n, d) array with n, d >= 1 and finite entries."""
-    if isinstance(X, np.ndarray) and X.dtype.kind in "fiub":
-        arr = np.asarray(X, dtype=np.float64)
-    else:
-        arr = _numeric(X, "X")
+    arr = _exact_float64(_as_array(X, "X"), "X")
     if arr.ndim != 2:
         raise HarnessError(f"X must be 2-D (n points x d features), got shape {arr.shape}"
                            + ("; for 1-D data use X.reshape(-1, 1)" if arr.ndim == 1 else ""))
@@ -51,10 +98,7 @@ def as_inputs(X) -> np.ndarray:
 
 def as_labels(y, n: int):
     """y as (n, k) float64 plus whether it was 1-D; checks length and finiteness."""
-    if isinstance(y, np.ndarray) and y.dtype.kind in "fiub":
-        arr = np.asarray(y, dtype=np.float64)
-    else:
-        arr = _numeric(y, "y")
+    arr = _exact_float64(_as_array(y, "y"), "y")
     if arr.ndim not in (1, 2):
         raise HarnessError(f"y must be (n,) or (n, k), got shape {arr.shape}")
     if arr.shape[0] != n:
@@ -64,6 +108,25 @@ def as_labels(y, n: int):
     _finite(arr, "y")
     one_d = arr.ndim == 1
     return np.ascontiguousarray(arr.reshape(n, -1)), one_d
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes (0 where the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 0
+
+
+def check_memory(estimate: float, what: str) -> None:
+    """A HarnessError giving the estimate when ``what`` needs more memory than the machine has
+    (the allocation would fail with a bare MemoryError, or swap for hours)."""
+    total = machine_memory()
+    if total and estimate > total:
+        raise HarnessError(f"{what} needs about {estimate / 2**30:,.1f} GiB of memory; this machine has "
+                           f"{total / 2**30:,.1f} GiB (make n, d or K smaller)")
 
 
 def check_cast(orig: np.ndarray, cast: np.ndarray, what: str, fmt) -> None:

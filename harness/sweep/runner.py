@@ -15,7 +15,16 @@ local (default)
 dask
     ``scheduler="tcp://HOST:PORT"`` connects to a running cluster; ``scheduler="local"``
     starts a LocalCluster on loopback. Workers return rows to this process, which writes
-    them, so no shared file system is needed. The time limit is recorded, not enforced.
+    them, so no shared file system is needed. A point that ran past ``time_limit`` is
+    recorded ``timeout`` as locally (its values discarded; Dask cannot stop a running task,
+    so the limit is applied to the measured time); a point whose worker died past Dask's
+    retries (``KilledWorker``) is recorded ``error`` as locally. The connection is made before
+    the run folder, so an unreachable scheduler leaves nothing behind.
+
+A sweep above :data:`CONFIRM_POINTS` points runs only when confirmed (``yes=True``, the
+CLI's ``--yes``); above :data:`MAX_POINTS` it is refused (split it into several files).
+SIGTERM is handled as SIGINT: the run is marked ``interrupted`` and keeps every finished
+point. One process at a time writes a run (:func:`harness.sweep.store.run_lock`).
 
 Rows are written as they arrive (:mod:`harness.sweep.store`), so an interrupted run keeps every
 finished point and ``resume`` recomputes only the missing ones.
@@ -29,10 +38,18 @@ import sys
 import time
 from collections import deque
 
-from ..core.errors import CollisionError, FormatOverflowError, HarnessError
+from ..core.errors import CollisionError, FormatOverflowError, HarnessError, Terminated
 from .sweepspec import Point
 
-__all__ = ["compute_row", "memory_estimate", "run_sweep", "SWEEP_COND_LIMITS", "ROUNDING_LEVEL_COLUMNS"]
+__all__ = ["compute_row", "memory_estimate", "run_sweep", "SWEEP_COND_LIMITS", "ROUNDING_LEVEL_COLUMNS",
+           "CONFIRM_POINTS", "MAX_POINTS"]
+
+#: A sweep with more points than this needs confirmation (--yes): a typo guard.
+CONFIRM_POINTS = 20_000
+#: A sweep with more points than this is refused: its point list alone would not fit.
+MAX_POINTS = 5_000_000
+#: Seconds to wait for a Dask scheduler before giving up.
+DASK_CONNECT_TIMEOUT = 20
 
 #: Columns reproducible only to rounding, not bit for bit, across processes: LAPACK's
 #: xTRCON sums with OpenBLAS SIMD kernels over work arrays that SciPy allocates at
@@ -141,7 +158,7 @@ _WARMUP = dict(n=8, d=2, data="uniform", labels="binary", direction="gaussian", 
                seed=0)
 
 
-def _worker_main(conn, run_dir, metrics, memory_limit_gb, threads):
+def _worker_main(conn, run_dir, metrics, memory_limit_gb, threads, sweep_sha256):
     """A local worker: compute points sent over ``conn`` and write their rows, until None."""
     from .store import write_part
 
@@ -160,15 +177,19 @@ def _worker_main(conn, run_dir, metrics, memory_limit_gb, threads):
         if msg is None:
             return
         row = compute_row(msg, metrics, memory_limit_gb)
-        write_part(run_dir, row["file_id"], row)
+        try:
+            write_part(run_dir, row["file_id"], row, sweep_sha256)
+        except OSError as exc:  # a full disk, a folder gone: the parent reports it (no traceback here)
+            conn.send(("oserror", exc.errno, exc.strerror or str(exc), exc.filename))
+            return
         conn.send(row["file_id"])
 
 
 class _Worker:
-    def __init__(self, ctx, run_dir, metrics, memory_limit_gb, threads):
+    def __init__(self, ctx, run_dir, metrics, memory_limit_gb, threads, sweep_sha256):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, str(run_dir), tuple(metrics), memory_limit_gb,
-                                                           threads), daemon=True)
+                                                           threads, sweep_sha256), daemon=True)
         self.proc.start()
         child.close()
         self.point = None
@@ -197,7 +218,7 @@ def _run_local(todo, run_dir, spec, workers, tick):
 
     ctx = mp.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // workers)
-    make = lambda: _Worker(ctx, run_dir, spec.metrics, spec.memory_limit_gb, threads)  # noqa: E731
+    make = lambda: _Worker(ctx, run_dir, spec.metrics, spec.memory_limit_gb, threads, spec.sha256)  # noqa: E731
     pool = [make() for _ in range(min(workers, len(todo)))]
     queue = deque(todo)
     try:
@@ -218,12 +239,15 @@ def _run_local(todo, run_dir, spec, workers, tick):
                     continue
                 if w.conn.poll():
                     try:
-                        w.conn.recv()
+                        got = w.conn.recv()
+                    except EOFError:
+                        got = None
+                    if isinstance(got, tuple) and got[0] == "oserror":
+                        raise OSError(*got[1:])
+                    if got is not None:
                         w.point = None
                         tick()
                         continue
-                    except EOFError:
-                        pass
                 elapsed = time.perf_counter() - w.started
                 if not w.proc.is_alive() or elapsed > spec.time_limit:
                     p = w.point
@@ -236,7 +260,7 @@ def _run_local(todo, run_dir, spec, workers, tick):
                                                      "this point (out of memory?)")
                     w.proc.join()
                     row["time_point"] = elapsed
-                    write_part(run_dir, p.file_id, row)
+                    write_part(run_dir, p.file_id, row, spec.sha256)
                     tick()
                     pool[i] = make()
             time.sleep(0.01)
@@ -247,52 +271,94 @@ def _run_local(todo, run_dir, spec, workers, tick):
             w.stop()
 
 
-def _run_dask(todo, run_dir, spec, scheduler, workers, tick):
-    from distributed import Client, LocalCluster, as_completed
+def _connect_dask(scheduler: str, workers: int):
+    """(client, cluster or None) for ``scheduler``; a HarnessError naming the address when it is
+    not one, cannot be reached, or does not speak Dask's protocol."""
+    import re
+
+    if scheduler == "local":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        return Client(cluster), cluster
+    if not re.fullmatch(r"(tcp|tls|ucx|inproc)://[^\s/:]+(:\d{1,5})?/?", scheduler):
+        raise HarnessError(f"--scheduler {scheduler!r}: not a Dask scheduler address; give tcp://HOST:PORT "
+                           "(e.g. tcp://127.0.0.1:8786), or --dask local for a cluster on this machine")
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT}s"), None
+    except (OSError, TimeoutError) as exc:
+        raise HarnessError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    except Exception as exc:  # something else listens there (a web server: its bytes are no Dask frame)
+        raise HarnessError(f"{scheduler} did not answer as a Dask scheduler ({type(exc).__name__}: "
+                           f"{str(exc)[:160]})") from None
+
+
+def _dask_row(fut, point: Point, spec) -> dict:
+    """The row a finished future stands for, with the local backend's rules: past the time
+    limit a timeout, a worker lost past Dask's retries an error."""
+    try:
+        row = fut.result()
+    except Exception as exc:  # KilledWorker, a cancelled task, a worker-side failure
+        return {**_limit_row(point, "error", f"worker died ({type(exc).__name__}: {str(exc)[:200]}) while "
+                                            "computing this point (out of memory?)"), "time_point": float("nan")}
+    t = row.get("time_point", 0.0)
+    if row.get("status") == "ok" and t > spec.time_limit:
+        return {**_limit_row(point, "timeout", f"ran {t:.0f} s > the sweep's time_limit = {spec.time_limit:g} s "
+                                              "(Dask: its values are discarded, as a local worker is stopped)"),
+                "time_point": t}
+    return row
+
+
+def _run_dask(todo, run_dir, spec, client, tick):
+    from distributed import as_completed
 
     from .store import write_part
 
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise HarnessError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-    try:
-        futures = [client.submit(compute_row, p.to_dict(), spec.metrics, spec.memory_limit_gb, pure=False,
-                                 key=f"harness-{p.file_id}") for p in todo]
-        for fut in as_completed(futures):
-            row = fut.result()
-            write_part(run_dir, row["file_id"], row)
-            tick()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    by_key = {}
+    futures = []
+    for p in todo:
+        fut = client.submit(compute_row, p.to_dict(), spec.metrics, spec.memory_limit_gb, pure=False,
+                            key=f"harness-{p.file_id}")
+        by_key[fut.key] = p
+        futures.append(fut)
+    for fut in as_completed(futures):
+        p = by_key[fut.key]
+        row = _dask_row(fut, p, spec)
+        write_part(run_dir, p.file_id, row, spec.sha256)
+        fut.release()
+        tick()
 
 
 def run_sweep(spec, out="results", *, resume=None, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True) -> "os.PathLike":
+              progress: bool = True, yes: bool = False) -> "os.PathLike":
     """Run (or resume) ``spec``; returns the run folder.
 
     ``resume``: None (a new run), True (the newest unfinished run of the same sweep file
     under ``out``) or a run folder. ``scheduler``: None (local processes), ``"local"`` (a
-    Dask LocalCluster) or a Dask scheduler address.
+    Dask LocalCluster) or a Dask scheduler address. ``workers``: None for every core.
+    ``yes``: run a sweep above :data:`CONFIRM_POINTS` points.
     """
     from pathlib import Path
 
-    from .store import consolidate, find_resumable, finished_ids, new_run, note_event, read_run_info
+    from .store import find_resumable, new_run, note_event, read_run_info, run_lock
 
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise HarnessError(f"workers must be a whole number >= 1, got {workers!r} (leave it out for every core)")
+    count = spec.count()
+    if count > MAX_POINTS:
+        raise HarnessError(f"{spec.path}: {count:,} points is more than {MAX_POINTS:,}; split the sweep into "
+                           "several files")
+    if count > CONFIRM_POINTS and not yes:
+        raise HarnessError(f"{spec.path}: {count:,} points (more than {CONFIRM_POINTS:,}); if that is meant, "
+                           "run it with --yes")
     points = spec.points()
     if not points:
         raise HarnessError(f"{spec.path}: the sweep has no points (everything excluded?)")
-    workers = int(workers or os.cpu_count() or 1)
-    if workers < 1:
-        raise HarnessError(f"workers must be at least 1, got {workers}")
     backend = "local" if scheduler is None else ("dask-local" if scheduler == "local" else f"dask {scheduler}")
     if resume:
         run = find_resumable(out, spec) if resume is True else Path(resume)
@@ -301,11 +367,40 @@ def run_sweep(spec, out="results", *, resume=None, workers: int | None = None, s
         info = read_run_info(run)
         if info.get("sweep", {}).get("sha256") != spec.sha256:
             raise HarnessError(f"{run} was made from a different sweep file; resume it with that file")
-        for tmp in (run / "parts").glob(".tmp-*"):
-            tmp.unlink(missing_ok=True)
-        note_event(run, "resumed", backend=backend)
-    else:
+    client = cluster = None
+    if scheduler is not None:  # connect first: an unreachable scheduler leaves no empty run behind
+        client, cluster = _connect_dask(scheduler, workers)
+    try:
+        if resume:
+            with run_lock(run):
+                _clear_temps(run)
+                note_event(run, "resumed", backend=backend)
+                return _execute(run, spec, points, workers, client, progress)
         run = new_run(out, spec, len(points), backend, workers)
+        with run_lock(run):
+            return _execute(run, spec, points, workers, client, progress)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _clear_temps(run):
+    from pathlib import Path
+
+    for folder in (Path(run), Path(run) / "parts"):
+        for tmp in folder.glob(".tmp-*"):  # left by a writer killed mid-write: never a finished row
+            tmp.unlink(missing_ok=True)
+
+
+def _execute(run, spec, points, workers, client, progress):
+    import signal
+    import threading
+
+    from .store import consolidate, finished_ids, note_event, verify_parts
+
+    verify_parts(run, move=True)  # a corrupt, swapped or foreign part is set aside and recomputed
     done = finished_ids(run)
     todo = [p for p in points if p.file_id not in done]
     bar = None
@@ -316,18 +411,31 @@ def run_sweep(spec, out="results", *, resume=None, workers: int | None = None, s
         bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=spec.name, unit="pt", file=sys.stderr,
                    dynamic_ncols=True)
     tick = bar.update if bar is not None else (lambda k=1: None)
+
+    def on_term(signum, frame):
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
     try:
         if todo:
-            if scheduler is None:
+            if client is None:
                 _run_local(todo, run, spec, workers, tick)
             else:
-                _run_dask(todo, run, spec, scheduler, workers, tick)
-    except KeyboardInterrupt:
-        note_event(run, "interrupted")
+                _run_dask(todo, run, spec, client, tick)
+        consolidate(run)
+    except KeyboardInterrupt:  # SIGINT, and SIGTERM (Terminated)
+        note_event(run, "interrupted", signal="SIGTERM" if isinstance(sys.exc_info()[1], Terminated) else "SIGINT")
+        raise
+    except BaseException as exc:  # a full disk, a lost scheduler: the run stays readable and resumable
+        try:
+            note_event(run, "interrupted", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+        except Exception:  # pragma: no cover - the disk that failed may refuse this too
+            pass
         raise
     finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
         if bar is not None:
             bar.close()
-    consolidate(run)
     note_event(run, "finished", points=len(finished_ids(run)))
     return run

@@ -9,6 +9,14 @@
                             loses nothing finished, and --resume reruns only what is missing
         results.parquet     every row, consolidated when the run ends (provenance in the
                             Parquet metadata under b"harness"); pandas.read_parquet reads it
+        parts/rejected/     parts that failed verification, moved aside (never deleted)
+        .lock               held (flock) by the one process writing the run
+
+A part is trusted only once verified (:func:`verify_parts`): it must be a readable one-row
+Parquet file of this row schema, its key must hash to its file name, it must carry this
+run's sweep hash, and its point must belong to the run's sweep. A part that fails is moved
+to ``parts/rejected/`` with a warning and, on ``--resume``, recomputed; consolidation reads
+verified parts only, so a corrupt or foreign file never makes a readable run unreadable.
 
 :func:`load_run` returns a run's rows as a pandas DataFrame (consolidating the parts if
 the run has not ended). Rows carry the point's configuration, ``status`` (``ok``,
@@ -20,16 +28,25 @@ timings.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
 import subprocess
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..core.errors import HarnessError
 
 __all__ = ["RUN_FORMAT_VERSION", "ROW_SCHEMA_VERSION", "new_run", "write_part", "finished_ids", "consolidate",
-           "load_run", "list_runs", "read_run_info", "provenance", "find_resumable"]
+           "load_run", "list_runs", "read_run_info", "provenance", "find_resumable", "verify_parts", "run_lock",
+           "RunWarning"]
+
+
+class RunWarning(UserWarning):
+    """Something in a run folder was not as written (a rejected part); the CLI prints it as
+    ``harness: warning: ...``."""
 
 #: Version of the run-folder layout and run.json (bump on change; history below).
 #: 1: first layout (run.json, parts/, results.parquet).
@@ -39,12 +56,18 @@ ROW_SCHEMA_VERSION = 1
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file and a rename: a reader sees the old file
+    or the new one, never a part; a failed write (a full disk) leaves the old file and no temp."""
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_json(path: Path, obj) -> None:
@@ -58,9 +81,12 @@ def read_run_info(run) -> dict:
     if not p.exists():
         raise HarnessError(f"{run}: not a run folder (no run.json)")
     try:
-        return json.loads(p.read_text())
+        info = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
-        raise HarnessError(f"{p}: unreadable: {exc}") from None
+        raise HarnessError(f"{p}: unreadable: {getattr(exc, 'strerror', None) or exc}") from None
+    if not isinstance(info, dict):
+        raise HarnessError(f"{p}: not a run description (a JSON object), got a JSON {type(info).__name__}")
+    return info
 
 
 def _git(*args):
@@ -151,42 +177,127 @@ def note_event(run, event: str, **extra) -> None:
     _write_json(Path(run) / "run.json", info)
 
 
-def write_part(run, file_id: str, row: dict) -> None:
-    """One point's row, written atomically to parts/<file_id>.parquet."""
+def write_part(run, file_id: str, row: dict, sweep_sha256: str) -> None:
+    """One point's row, written atomically to parts/<file_id>.parquet, stamped with its sweep's
+    hash (what :func:`verify_parts` checks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist([row])
+    table = pa.Table.from_pylist([{**row, "sweep_sha256": sweep_sha256}])
     path = Path(run) / "parts" / f"{file_id}.parquet"
     tmp = path.with_name(f".tmp-{file_id}-{os.getpid()}.parquet")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _part_files(run) -> list:
+    return sorted(p for p in (Path(run) / "parts").glob("*.parquet") if not p.name.startswith(".tmp-"))
 
 
 def finished_ids(run) -> set:
-    """File ids of the points whose row is on disk (temp files of killed writers are ignored)."""
-    parts = Path(run) / "parts"
-    return {p.stem for p in parts.glob("*.parquet") if not p.name.startswith(".tmp-")}
+    """File ids of the points whose row is on disk (temp files of killed writers are ignored;
+    :func:`verify_parts` first where the files may not be what was written)."""
+    return {p.stem for p in _part_files(run)}
 
 
-def _read_parts(run):
-    import pyarrow as pa
+def _expected_ids(info: dict):
+    """The file ids of the run's sweep points (from the sweep text in run.json), or None."""
+    from .sweepspec import parse_sweep
+
+    text = (info.get("sweep") or {}).get("text")
+    if not isinstance(text, str):
+        return None
+    try:
+        return {p.file_id for p in parse_sweep(text, "run.json sweep").points()}
+    except HarnessError:  # a sweep this version no longer reads: hash and key checks still hold
+        return None
+
+
+def _check_part(path: Path, table, sha: str | None, expected) -> str:
+    """Why the part at ``path`` is not this run's row for its file name ('' when it is)."""
+    if table.num_rows != 1:
+        return f"holds {table.num_rows} rows, not 1"
+    cols = set(table.column_names)
+    for c in ("key", "file_id", "schema_version"):
+        if c not in cols:
+            return f"has no {c!r} column"
+    row = {c: table.column(c)[0].as_py() for c in ("key", "file_id", "schema_version")}
+    if row["schema_version"] != ROW_SCHEMA_VERSION:
+        return f"row schema {row['schema_version']!r}, this harness writes {ROW_SCHEMA_VERSION}"
+    key = row["key"]
+    if not isinstance(key, str) or hashlib.sha256(key.encode()).hexdigest()[:24] != path.stem:
+        return f"holds the row of another point ({key!r})"
+    if row["file_id"] != path.stem:
+        return f"its file_id {row['file_id']!r} is not its file name"
+    if sha is not None:
+        if "sweep_sha256" not in cols:
+            return "carries no sweep hash"
+        got = table.column("sweep_sha256")[0].as_py()
+        if got != sha:
+            return f"belongs to another sweep (sha256 {str(got)[:12]}, this run's {sha[:12]})"
+    if expected is not None and path.stem not in expected:
+        return f"point {key!r} is not in this run's sweep"
+    return ""
+
+
+def verify_parts(run, move: bool = True):
+    """(verified tables by file id, [(file, reason)] rejected). ``move``: rejected parts go to
+    ``parts/rejected/`` (kept, never deleted) so that ``--resume`` recomputes their points;
+    a warning names each."""
     import pyarrow.parquet as pq
 
-    files = sorted(p for p in (Path(run) / "parts").glob("*.parquet") if not p.name.startswith(".tmp-"))
-    if not files:
+    run = Path(run)
+    info = read_run_info(run)
+    sha = (info.get("sweep") or {}).get("sha256")
+    expected = _expected_ids(info)
+    good, bad = {}, []
+    for f in _part_files(run):
+        try:
+            table = pq.read_table(f)
+            why = _check_part(f, table, sha, expected)
+        except Exception as exc:  # truncated, garbage, not Parquet: pyarrow raises several kinds
+            table, why = None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
+        if not why:
+            good[f.stem] = table
+            continue
+        bad.append((f, why))
+        msg = f"{f}: rejected: {why}"
+        if move:
+            dest = run / "parts" / "rejected"
+            dest.mkdir(exist_ok=True)
+            target = dest / f.name
+            k = 1
+            while target.exists():
+                k += 1
+                target = dest / f"{f.stem}-{k}.parquet"
+            os.replace(f, target)
+            msg += f"; moved to {target.relative_to(run)}, its point will be recomputed on --resume"
+        warnings.warn(msg, RunWarning, stacklevel=2)
+    return good, bad
+
+
+def _read_parts(run, move: bool = False):
+    import pyarrow as pa
+
+    good, _ = verify_parts(run, move=move)
+    if not good:
         return None
-    tables = [pq.read_table(f) for f in files]
+    tables = [good[k] for k in sorted(good)]
     return pa.concat_tables(tables, promote_options="default")
 
 
 def consolidate(run) -> Path | None:
-    """Write results.parquet from the parts (sorted by point key), provenance in its metadata."""
+    """Write results.parquet from the verified parts (sorted by point key), provenance in its
+    metadata; rejected parts are moved aside first."""
     import pyarrow.parquet as pq
 
-    table = _read_parts(run)
+    table = _read_parts(run, move=True)
     if table is None:
         return None
     table = table.sort_by("key")
@@ -197,9 +308,35 @@ def consolidate(run) -> Path | None:
     table = table.replace_schema_metadata(meta)
     path = Path(run) / "results.parquet"
     tmp = path.with_name(f".tmp-results-{os.getpid()}.parquet")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+@contextmanager
+def run_lock(run):
+    """Hold the run's lock (``.lock``, flock) while writing it: a second process resuming the
+    same run gets a HarnessError naming the holder instead of duplicated work."""
+    import fcntl
+
+    path = Path(run) / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise HarnessError(f"{run} is being written by another process (pid {holder}); wait for it to end "
+                               "or stop it, then --resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def load_run(run):
@@ -214,8 +351,12 @@ def load_run(run):
     done = finished_ids(run)
     res = run / "results.parquet"
     if res.exists() and info.get("status") == "finished":
-        df = pd.read_parquet(res)
-        if len(df) == len(done):
+        try:
+            df = pd.read_parquet(res)
+        except Exception as exc:  # a damaged results file: the parts still hold every row
+            warnings.warn(f"{res}: unreadable ({type(exc).__name__}); reading the parts", RunWarning, stacklevel=2)
+            df = None
+        if df is not None and len(df) == len(done):
             return _with_axes(df)
     table = _read_parts(run)
     if table is None:
@@ -239,9 +380,14 @@ def list_runs(out) -> list:
     for d in sorted(out.iterdir(), reverse=True):
         if (d / "run.json").exists():
             try:
-                runs.append((d, read_run_info(d), len(finished_ids(d))))
-            except HarnessError:
-                continue
+                info = read_run_info(d)
+            except HarnessError as exc:  # listed as such: one bad folder does not hide the others
+                info = {"status": "unreadable", "error": str(exc)}
+            try:
+                done = len(finished_ids(d)) if (d / "parts").is_dir() else 0
+            except OSError:
+                done = 0
+            runs.append((d, info, done))
     return runs
 
 

@@ -60,6 +60,9 @@ _TOP = {"name", "seed", "seeds", "metrics", "time_limit", "memory_limit_gb", "ax
         "description"}
 #: A log-range may not expand past this many n values (a typo guard).
 MAX_LOG_POINTS = 200
+#: Whole-number axis values and seeds stay below this: exact in float64 and in int64 columns.
+MAX_WHOLE = 2**53
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,11 @@ class SweepSpec:
     def axis(self, name: str) -> tuple:
         return dict(self.axes)[name]
 
+    def count(self) -> int:
+        """An upper bound on the number of points (grids crossed, times seeds; before exclusions
+        and overlaps), computed without listing them."""
+        return sum(math.prod(len(v) for _, v in grid) for grid in (self.axes, *self.also)) * self.seeds
+
     def points(self) -> list:
         """Every point, in a deterministic order (axes crossed in AXES order, then seeds).
         Real data sets take their own d (:func:`harness.build.data.native_dim`)."""
@@ -175,12 +183,12 @@ def _int_values(path, text, key, v, minimum=1):
             raise _err(path, text, key, "a range is { log = [LO, HI], points = K }"
                        + (f"; unknown {sorted(unknown)}" if unknown else ""))
         lo_hi, k = v["log"], v.get("points", 5)
-        if (not isinstance(lo_hi, list) or len(lo_hi) != 2 or not all(isinstance(x, int) for x in lo_hi)
-                or not isinstance(k, int)):
+        if (not isinstance(lo_hi, list) or len(lo_hi) != 2 or not all(_whole(x) for x in lo_hi)
+                or not _whole(k)):
             raise _err(path, text, key, f"log = [LO, HI] takes two whole numbers and points one; got {v}")
         lo, hi = lo_hi
-        if not minimum <= lo <= hi:
-            raise _err(path, text, key, f"log range needs {minimum} <= LO <= HI, got [{lo}, {hi}]")
+        if not minimum <= lo <= hi < MAX_WHOLE:
+            raise _err(path, text, key, f"log range needs {minimum} <= LO <= HI < 2^53, got [{lo}, {hi}]")
         if not 1 <= k <= MAX_LOG_POINTS:
             raise _err(path, text, key, f"points must be 1..{MAX_LOG_POINTS}, got {k}")
         vals = sorted({int(round(x)) for x in np.geomspace(lo, hi, k)}) if k > 1 else [lo]
@@ -189,8 +197,23 @@ def _int_values(path, text, key, v, minimum=1):
     if not vals:
         raise _err(path, text, key, "needs at least one value")
     for x in vals:
-        if not isinstance(x, int) or isinstance(x, bool) or x < minimum:
+        if not _whole(x) or x < minimum:
             raise _err(path, text, key, f"values must be whole numbers >= {minimum}, got {x!r}")
+        if x >= MAX_WHOLE:
+            raise _err(path, text, key, f"{x} is too large (values stay below 2^53)")
+    return _distinct(path, text, key, vals)
+
+
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _distinct(path, text, key, vals) -> tuple:
+    seen = set()
+    for x in vals:
+        if x in seen:
+            raise _err(path, text, key, f"{x!r} is given twice")
+        seen.add(x)
     return tuple(vals)
 
 
@@ -201,11 +224,13 @@ def _names(path, text, key, v, registry):
     for x in vals:
         if not isinstance(x, str):
             raise _err(path, text, key, f"values must be names (strings), got {x!r}")
+        if x != x.strip() or not x:
+            raise _err(path, text, key, f"{x!r}: a name has no spaces around it")
         try:
             registry.get(x)
         except HarnessError as exc:
             raise _err(path, text, key, str(exc)) from None
-    return tuple(vals)
+    return _distinct(path, text, key, vals)
 
 
 def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
@@ -218,12 +243,17 @@ def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
     if unknown:
         raise _err(path, text, unknown[0], f"unknown key; valid: {', '.join(sorted(_TOP))}")
     name = raw.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name or ""):
-        raise _err(path, text, "name", f"needs a name of letters, digits, '_', '-', '.' (<= 64), got {name!r}")
-    for key, default in (("seed", 0), ("seeds", 1)):
+    if not isinstance(name, str) or not re.fullmatch(_NAME, name):
+        # it names folders (results/NAME-..., reports/NAME): no '..', no leading dot, no separators
+        raise _err(path, text, "name", "needs a name of letters, digits, '_', '-', '.' (<= 64) that starts with "
+                                       f"a letter or digit, got {name!r}")
+    if "description" in raw and not isinstance(raw["description"], str):
+        raise _err(path, text, "description", f"must be text (a string), got {raw['description']!r}")
+    for key, default, top in (("seed", 0, 2**63), ("seeds", 1, 10**6)):
         v = raw.get(key, default)
-        if not isinstance(v, int) or isinstance(v, bool) or v < (0 if key == "seed" else 1):
-            raise _err(path, text, key, f"must be a whole number >= {0 if key == 'seed' else 1}, got {v!r}")
+        if not _whole(v) or not (0 if key == "seed" else 1) <= v < top:
+            raise _err(path, text, key, f"must be a whole number in [{0 if key == 'seed' else 1}, {top:.0e}), "
+                                        f"got {v!r}")
     metrics = raw.get("metrics", ["fit", "conditioning"])
     if not isinstance(metrics, list) or any(m not in METRIC_GROUPS for m in metrics):
         raise _err(path, text, "metrics", f"a list of {', '.join(METRIC_GROUPS)}; got {metrics!r}")
@@ -261,15 +291,27 @@ def parse_sweep(text: str, path: str = "<sweep>") -> SweepSpec:
     excl = raw.get("exclude", [])
     if not isinstance(excl, list):
         raise _err(path, text, "exclude", "must be an array of tables ([[exclude]])")
+    present = {a: set() for a in AXES}  # every value each axis takes, over all grids
+    for g in (axes, *also):
+        for a, vals in g:
+            present[a].update(vals)
     for i, ex in enumerate(excl):
         if not isinstance(ex, dict) or not ex:
             raise HarnessError(f"{path}: exclude[{i}] must be a non-empty table")
         for k, v in ex.items():
+            where = f"{path}: exclude[{i}].{k}{_line(text, k)}"
             if k in ("n_above", "n_below"):
-                if not isinstance(v, int):
-                    raise HarnessError(f"{path}: exclude[{i}].{k} must be a whole number, got {v!r}")
+                if not _whole(v):
+                    raise HarnessError(f"{where}: must be a whole number, got {v!r}")
             elif k not in AXES:
-                raise HarnessError(f"{path}: exclude[{i}].{k}: unknown key; valid: {', '.join(AXES)}, n_above, n_below")
+                raise HarnessError(f"{where}: unknown key; valid: {', '.join(AXES)}, n_above, n_below")
+            elif isinstance(v, (list, dict)):
+                raise HarnessError(f"{where}: one value per key (a table per excluded value), got {v!r}")
+            elif v not in present[k] or type(v) is not type(next(iter(present[k]))):
+                # an exclusion that matches nothing is a mistake (a typo, a wrong case, "16" for 16)
+                shown = ", ".join(repr(x) for x in sorted(present[k], key=str))
+                raise HarnessError(f"{where}: {v!r} matches no value of the {k} axis ({shown}); one value per "
+                                   "key, spelled as on the axis")
     return SweepSpec(name=name, seed=int(raw.get("seed", 0)), seeds=int(raw.get("seeds", 1)),
                      metrics=tuple(dict.fromkeys(["fit", *metrics])), time_limit=limits["time_limit"],
                      memory_limit_gb=limits["memory_limit_gb"], axes=axes, also=also, exclude=tuple(excl),
