@@ -73,6 +73,23 @@ def test_construct_1e7_vs_argsort(benchmark, ratio):
     assert r <= 1.5, f"construction is {r:.2f}x argsort (target 1.5x)"
 
 
+@pytest.mark.parametrize("n", [10**6, 10**7])
+def test_construct_d16_vs_argsort(benchmark, ratio, n):
+    """construct() from points (n x 16, gaussian direction: validation, projection, sort, knots,
+    recurrence) against numpy's argsort of its own projections: issue 15's target 1.2x, not yet
+    met (the sort alone is 1x: see the README's figures)."""
+    import harness
+
+    rng = np.random.default_rng(0)
+    X = rng.random((n, 16))
+    y = rng.integers(0, 2, n).astype(np.float64)
+    harness.construct(X[:1000], y[:1000])
+    net = benchmark.pedantic(harness.construct, args=(X, y), rounds=3, iterations=1)
+    z = X @ np.asarray(net.a)
+    r = ratio(best_time(lambda: np.argsort(z), 3), "argsort")
+    assert r <= 1.2, f"construction is {r:.2f}x argsort of its projections (target 1.2x)"
+
+
 @pytest.mark.parametrize("n", [1000, 10_000])
 def test_recurrence_vs_lapack(benchmark, ratio, n):
     """The O(n) recurrence against LAPACK (dense build + solve_triangular): target >= 100x at 10^4."""

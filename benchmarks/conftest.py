@@ -22,12 +22,14 @@ def best_time(fn, repeat: int = 3) -> float:
 @pytest.fixture
 def ratio(benchmark):
     """``ratio(reference_seconds, name)``: the benchmark's min time over the reference,
-    recorded in extra_info; returns it for the target assertion."""
+    recorded in extra_info with every round's time over it (``samples_vs_NAME``: what the
+    gate's Mann-Whitney test compares); returns the ratio for the target assertion."""
 
     def record(ref_seconds: float, name: str) -> float:
         r = benchmark.stats.stats.min / ref_seconds
         benchmark.extra_info[f"ratio_vs_{name}"] = r
         benchmark.extra_info[f"{name}_seconds"] = ref_seconds
+        benchmark.extra_info[f"samples_vs_{name}"] = [t / ref_seconds for t in benchmark.stats.stats.data]
         return r
 
     return record

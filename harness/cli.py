@@ -172,6 +172,20 @@ def cmd_failure_point(args) -> int:
     from .core.jsonio import to_json
     from .report.render import failure_text, pipelines_text
 
+    if args.config:
+        from .analysis.failure import load_search
+
+        spec = load_search(args.config)
+        cfg, biases, fmts = spec.config, list(spec.biases), list(spec.fmts)
+        progress = _progress(args)
+        if args.json:
+            print(to_json({"config": cfg.to_dict(), "search_file": spec.path, "description": spec.description,
+                           "records": failure_grid(fmts, biases, cfg, progress=progress)}))
+            return 0
+        for b in biases:
+            bc = replace(cfg, bias=b)
+            print(failure_text([failure_point(f, bc, progress=progress) for f in fmts], bc) + "\n")
+        return 0
     biases = _names(args.bias)
     if not biases:
         raise HarnessError("--bias: give at least one bias strategy")
@@ -451,7 +465,7 @@ def cmd_report(args) -> int:
     progress = _progress(args)
     index = build_report(args.runs, args.out, baseline=args.baseline, title=args.title, progress=progress,
                          crosschecks=args.crosscheck, localities=args.locality, headline=args.headline,
-                         pipelines=args.pipelines, precision=_stage_files(args.precision))
+                         pipelines=args.pipelines, precision=_stage_files(args.precision), wall=args.wall)
     print(index)
     return 0
 
@@ -502,6 +516,19 @@ def cmd_baseline(args) -> int:
     to = args.to or f"reports/baseline/{read_run_info(args.run).get('name')}.json"
     path = update_baseline(args.run, to, args.bench)
     print(f"wrote the baseline digest of {Path(args.run).name} to {path}")
+    return 0
+
+
+def cmd_history(args) -> int:
+    from .report.history import restore_history, save_history
+
+    if args.action == "restore":
+        files = restore_history(".", args.reports, args.remote, args.branch)
+        print(f"restored {', '.join(str(f) for f in files)} from {args.remote}/{args.branch}" if files else
+              f"no {args.branch} branch on {args.remote} yet: the history starts with this run")
+        return 0
+    commit = save_history(".", args.reports, args.remote, args.branch)
+    print(f"saved the history to {args.remote}/{args.branch} ({commit[:12]})")
     return 0
 
 
@@ -640,6 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
                    bias_help="midpoint | left | fraction:THETA | random, or a comma list: a search per format and "
                              "bias (--json: the records 'harness report --headline' draws; default midpoint)")
     _search_args(fp, seeds_default=8)
+    fp.add_argument("--config", metavar="TOML", help="a search file (e.g. configs/wall.toml: the float64 wall); "
+                                                     "it sets every search option")
     fp.add_argument("--n-min", type=int, default=2, help="first n tried (default 2)")
     fp.add_argument("--n-max", type=int, default=1 << 23, help="largest n tried (default 8388608)")
     fp.add_argument("--rel-tol", type=float, default=0.1, help="bisection stops at hi/lo <= 1 + REL_TOL (default 0.1)")
@@ -757,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--precision", nargs="+", metavar="JSON", default=None,
                     help="'harness precision --stages --json' output(s): the precision curves of the Failure "
                          "points page")
+    rp.add_argument("--wall", metavar="JSON", default=None,
+                    help="'harness failure-point --config configs/wall.toml --json' output: the Summary's float64 "
+                         "wall (default for the nightly: reports/reference/wall-float64.json)")
     rp.add_argument("--headline", metavar="JSON", default=None,
                     help="'harness failure-point --bias A,B,... --json' output: the Summary's headline chart "
                          "(failure n per format and bias strategy)")
@@ -805,6 +837,15 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--bench", help="the run's pytest-benchmark JSON (benchmark ratios)")
     bl.add_argument("--to", help="the digest file (default reports/baseline/<sweep>.json)")
     bl.set_defaults(func=cmd_baseline)
+
+    hs = sub.add_parser("history", help="keep the regression history on a git branch across CI runs",
+                        description="restore: copy the history files of a git branch into reports/ before the "
+                                    "nightly; save: commit reports/history-*.jsonl onto the branch and push it.")
+    hs.add_argument("action", choices=("restore", "save"))
+    hs.add_argument("--remote", default="origin", help="the git remote (default origin)")
+    hs.add_argument("--branch", default="nightly-history", help="the history branch (default nightly-history)")
+    hs.add_argument("--reports", default="reports", help="where the history files are (default reports/)")
+    hs.set_defaults(func=cmd_history)
 
     ls = sub.add_parser("list", help="every registered format and strategy name",
                         description="List the registries: formats, directions, biases, solvers, "

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from harness.report.compare import DIGEST_VERSION, compare_digests, digest
@@ -252,3 +253,41 @@ def test_the_gate_command_refuses_another_sweeps_baseline(spec, tmp_path):
 
         committed = json.loads((Path(__file__).resolve().parents[1] / "reports" / "baseline" / f"{name}.json").read_text())
         assert committed["sweep"]["name"] == name and committed["environment"], name
+
+
+def _noisy_rounds(rng, ratio, rounds=20):
+    """One benchmark run's round ratios on a shared machine (a model, seeded): the run's own
+    load against its same-run reference (lognormal, sigma 0.1), round jitter (sigma 0.08) and
+    one round in ten slowed 1-4x by another tenant."""
+    run = np.exp(rng.normal(0, 0.1))
+    r = ratio * run * np.exp(rng.normal(0, 0.08, rounds))
+    hit = rng.random(rounds) < 0.1
+    r[hit] *= rng.uniform(1, 4, hit.sum())
+    return r.tolist()
+
+
+def _bench_digest(samples):
+    return {"bench": {"bench_construct": {"ratio_vs_argsort": float(min(samples))}},
+            "bench_samples": {"bench_construct": {"ratio_vs_argsort": samples}}}
+
+
+def test_a_3x_slowdown_is_flagged_and_noise_is_not_20_times_in_a_row():
+    from harness.report.compare import bench_change
+
+    rng = np.random.default_rng(20261202)
+    for _ in range(20):
+        base = _noisy_rounds(rng, 1.1)
+        same = _noisy_rounds(rng, 1.1)
+        slow = _noisy_rounds(rng, 3.3)
+        (ch,) = [c for c in compare_digests(_bench_digest(slow), _bench_digest(base)) if c.kind == "benchmark ratio"]
+        assert ch.verdict == "regression" and "significant" in ch.reason, ch
+        (ch,) = [c for c in compare_digests(_bench_digest(same), _bench_digest(base)) if c.kind == "benchmark ratio"]
+        assert ch.verdict == "same", ch
+    # beyond the factor but not significant (three rounds are a tenant's spike): "not significant"
+    base = [1.0] * 10
+    spiky = [1.0] * 7 + [9.0] * 3
+    verdict, reason = bench_change(min(spiky) * 3, 1.0, spiky, base)
+    assert verdict == "same" and "not significant" in reason
+    # without rounds (an older baseline), the factor alone decides, and says so
+    verdict, reason = bench_change(3.0, 1.0, None, None)
+    assert verdict == "regression" and "factor only" in reason

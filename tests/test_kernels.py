@@ -106,6 +106,45 @@ def test_projection_is_sequential_and_rounded_per_op():
         assert float(acc) == z[i], f"row {i}"
 
 
+@pytest.mark.parametrize("d", [1, 2, 7, 16, 33])
+def test_float64_projection_fast_path_is_the_per_op_kernel_bit_for_bit(d):
+    """project_f64 (hardware rounding) and project in float64 give the same bits, on data where
+    an FMA or a reassociated sum would differ: wide dynamic range, cancellation, subnormals; and
+    both equal the exactly rounded left-to-right sum (Fractions, rounded after every operation)."""
+    rng = np.random.default_rng(d)
+    X = rng.standard_normal((3000, d)) * np.exp2(rng.integers(-60, 60, (3000, d)))
+    X[::7] = X[::7] * 1e-300  # products in the subnormal range
+    X[1::5, 0] = -X[1::5, -1]  # cancellation against the last column
+    a = rng.standard_normal(d) * np.exp2(rng.integers(-8, 8, d))
+    F = get_format("float64").kernel_spec()
+    fast, ref = kernels.project_f64(X, a), kernels.project(X, a, F, 0)
+    assert np.array_equal(fast.view(np.uint64), ref.view(np.uint64))
+    R = lambda q: Fraction(round_fraction(q, get_format("float64")))  # noqa: E731
+    for i in range(0, 3000, 97):
+        acc = R(Fraction(X[i, 0]) * Fraction(a[0]))
+        for j in range(1, d):
+            acc = R(acc + R(Fraction(X[i, j]) * Fraction(a[j])))
+        assert float(acc) == fast[i], f"row {i}"
+
+
+def test_construct_adopts_its_arrays_and_leaves_the_callers_alone():
+    """No defensive copies inside construct, and none of the caller's: the Network's arrays are
+    read-only, the user's X and y stay writeable and unchanged."""
+    rng = np.random.default_rng(4)
+    X, y = rng.random((500, 3)), (rng.random(500) < 0.5).astype(np.float64)
+    X0, y0 = X.copy(), y.copy()
+    net = harness.construct(X, y)
+    assert X.flags.writeable and y.flags.writeable
+    assert np.array_equal(X, X0) and np.array_equal(y, y0)
+    for arr in (net.a, net.b, net.w, net.z, net.order):
+        assert not arr.flags.writeable
+        with pytest.raises(ValueError):
+            arr[0] = 0
+    explicit = harness.Network(a=net.a, b=net.b, w=net.w, z=net.z, order=net.order, fmt=net.fmt, direction="x",
+                               bias="x", solver="x")
+    assert explicit.a is not net.a  # a user's Network copies what it is given
+
+
 def test_bound_catches_a_solve_done_in_a_narrower_format():
     """The a-priori bound is not vacuous: float32 arithmetic passed off as float64 breaks it."""
     rng = np.random.default_rng(11)

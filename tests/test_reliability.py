@@ -580,6 +580,14 @@ CASES = [
     C("sweepfile", "n-bool", sweepc(_sweep_axes("n = [true]")), 2, ["axes.n", "True"]),
     C("sweepfile", "not-toml", sweepc('name = "x\n'), 2, ["s.toml", "not valid TOML"]),
     C("sweepfile", "missing-file", lambda c: cli("sweep", c.tmp / "none.toml"), 2, ["no such sweep file"]),
+    C("sweepfile", "search-unknown-key", lambda c: cli("failure-point", "--config", _write(
+        c, "w.toml", 'fmt = ["float64"]\nbias = ["left"]\nsize = 3\n')), 2, ["w.toml", "size", "unknown key"]),
+    C("sweepfile", "search-wrong-type", lambda c: cli("failure-point", "--config", _write(
+        c, "w.toml", 'fmt = ["float64"]\nbias = ["left"]\nseeds = "4"\n')), 2, ["w.toml", "seeds", "expected int"]),
+    C("sweepfile", "search-no-bias", lambda c: cli("failure-point", "--config", _write(c, "w.toml", 'fmt = "float64"\n')),
+      2, ["w.toml", "bias", "a list of names"]),
+    C("sweepfile", "search-unknown-format", lambda c: cli("failure-point", "--config", _write(
+        c, "w.toml", 'fmt = ["float99"]\nbias = ["left"]\n')), 2, ["unknown format 'float99'"]),
 
     # --- the store: damaged parts are set aside (kept) and recomputed; nothing foreign; readable ---
     C("store", "truncated-part", _truncated_part, 0, ["rejected", "unreadable", "recomputed"], _rejected_kept),
@@ -709,3 +717,19 @@ def test_sweep_size_guard_counts_without_listing():
     spec = parse_sweep(_sweep_axes("n = { log = [2, 100000], points = 200 }\nd = [1, 2, 3]", "seeds = 50\n"))
     assert spec.count() >= len(spec.points()) > runner.CONFIRM_POINTS
     assert spec.count() == len(spec.axis("n")) * 3 * 50
+
+
+def test_the_committed_search_files_load():
+    """configs/wall.toml (the float64 wall) is a valid search file, and its largest problem fits
+    the memory guard of the machine the README measured it on (24 GiB)."""
+    from harness.analysis.failure import load_search
+    from harness.build.problems import problem_bytes
+
+    spec = load_search(Path(__file__).resolve().parents[1] / "configs" / "wall.toml")
+    assert spec.fmts == ("float64",) and set(spec.biases) == {"left", "midpoint"}
+    from harness.analysis.failure import wilson
+
+    # 4 seeds: the fewest for which 0/S and S/S are confident ends (Wilson 95% beyond 1/2)
+    s = spec.config.seeds
+    assert wilson(0, s)[1] < 0.5 < wilson(s, s)[0] and not wilson(0, 3)[1] < 0.5
+    assert problem_bytes(spec.config.n_max, spec.config.d) < 24 * 2**30

@@ -72,6 +72,18 @@ def precision():
                        for b in ("midpoint", "fraction:0.75") for n in (4, 16, 48)]}
 
 
+@pytest.fixture(scope="module")
+def wall(tmp_path_factory):
+    """A small wall search through the search-file path the CLI takes (float16 stands in for float64)."""
+    from harness.analysis.failure import failure_grid, load_search
+
+    f = tmp_path_factory.mktemp("wall") / "wall.toml"
+    f.write_text('fmt = ["float16"]\nbias = ["midpoint", "left"]\nd = 4\nseeds = 4\nn_min = 3\nn_max = 3072\n')
+    spec = load_search(f)
+    return {"config": spec.config.to_dict(), "search_file": str(f),
+            "records": failure_grid(spec.fmts, spec.biases, spec.config)}
+
+
 #: A history of two runs: every tracked figure family, one figure only in the second run.
 HISTORY = [{"date": "2026-11-30T03:17:00+00:00", "run": "a", "git_commit": "abc",
             "figures": {"first failing n | d=4 data=uniform labels=binary direction=gaussian bias=midpoint fmt=float32 "
@@ -89,9 +101,9 @@ HISTORY = [{"date": "2026-11-30T03:17:00+00:00", "run": "a", "git_commit": "abc"
 
 
 @pytest.fixture(scope="module")
-def report(run, pipelines, headline, precision, tmp_path_factory):
+def report(run, pipelines, headline, precision, wall, tmp_path_factory):
     return build_report(run, tmp_path_factory.mktemp("rep") / "report", pipelines=pipelines, crosschecks=[CROSSCHECK],
-                        headline=headline, precision=precision, history=HISTORY)
+                        headline=headline, precision=precision, history=HISTORY, wall=wall)
 
 
 def _table(path, first_header):
@@ -213,6 +225,24 @@ def test_headline_is_the_search_cell_by_cell(report, headline):
     for _, c in csv.iterrows():
         r = by[(c["target"], c["bias"])]
         assert c["censored"] == r["censored"] and (pd.isna(c["n_fail"]) if r["n_fail"] is None else c["n_fail"] == r["n_fail"])
+
+
+def test_the_wall_table_is_the_search_record_by_record(report, wall):
+    """The Summary's float64-wall table: one row per searched bias, its cell the record's failure n and
+    interval (or '> n_max'), its cause and largest n tried the record's own."""
+    table = _table(report.parent / "index.html", "failure n [95% interval]")
+    assert len(table) - 1 == len(wall["records"])
+    for row, r in zip(table[1:], wall["records"]):
+        assert row[:2] == [r["target"], r["bias"]]
+        if r["censored"] == "above":
+            assert row[2] == f"> {r['n_max']:,}"
+        else:
+            lo, hi = r["interval"]
+            assert row[2] == f"{r['n_fail']:,} [{lo:,}, {hi:,}]" and row[3] == r["cause"]
+        assert row[4] == f"{max(c[0] for c in r['curve']):,}"
+    html = (report.parent / "index.html").read_text()
+    assert "The float16 wall" in html and "failure-point --config" in html
+    assert "n ~ 2^5.5 ~ 45" in html  # the heuristic from float16's p = 11: n^2 2^-11 ~ 1
 
 
 def test_growth_fits_follow_the_law(report):

@@ -52,7 +52,7 @@ from ..core.seeding import trial_seed
 
 __all__ = ["CRITERIA", "FailureConfig", "Trial", "RatePoint", "FailurePoint", "run_trial",
            "failure_point", "wilson", "judge", "rate_fails", "first_failure", "built_trial", "failed_trial",
-           "ROW_CRITERIA", "failure_record", "failure_grid"]
+           "ROW_CRITERIA", "failure_record", "failure_grid", "SearchSpec", "load_search"]
 
 class Criterion(Protocol):
     """A failure criterion: whether the trial fails it, under the search's configuration."""
@@ -405,3 +405,76 @@ def failure_grid(formats, biases, config: FailureConfig | None = None, progress=
             fp = failure_point(fmt, cfg, progress=progress, **over)
             out.append(failure_record(fp, target=fmt))
     return out
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A failure-point search file: the formats and bias strategies to search, one config."""
+
+    fmts: tuple
+    biases: tuple
+    config: FailureConfig
+    path: str
+    description: str = ""
+
+
+def load_search(path) -> SearchSpec:
+    """Read a search file (TOML; ``configs/wall.toml``)::
+
+        description = "..."
+        fmt = ["float64"]
+        bias = ["midpoint", "left"]
+        d = 4
+        seeds = 4
+        n_min = 3
+        n_max = 100663296
+
+    Every other key is a :class:`FailureConfig` field; unknown keys and wrong types are errors
+    naming the file and the key."""
+    import tomllib
+    from dataclasses import fields
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"no such search file: {p}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise HarnessError(f"{p}: not a readable TOML file: {exc}") from None
+    known = {f.name: f for f in fields(FailureConfig)}
+    kw = {}
+    for key, v in raw.items():
+        if key in ("fmt", "bias", "description"):
+            continue
+        if key not in known:
+            raise HarnessError(f"{p}: {key}: unknown key; valid: fmt, bias, description, {', '.join(known)}")
+        default = getattr(FailureConfig(), key)
+        want = type(default) if default is not None else (int if key == "max_retries" else str)
+        if want is tuple:
+            ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
+            v = tuple(v) if ok else v
+        elif want is float:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        else:
+            ok = isinstance(v, want) and not isinstance(v, bool)
+        if not ok:
+            raise HarnessError(f"{p}: {key}: expected {want.__name__}, got {v!r}")
+        kw[key] = v
+    names = {}
+    for key in ("fmt", "bias"):
+        v = raw.get(key)
+        v = [v] if isinstance(v, str) else v
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x.strip() == x and x for x in v):
+            raise HarnessError(f"{p}: {key}: a list of names, got {raw.get(key)!r}")
+        names[key] = tuple(v)
+    desc = raw.get("description", "")
+    if not isinstance(desc, str):
+        raise HarnessError(f"{p}: description: must be text, got {desc!r}")
+    cfg = FailureConfig(**{**kw, "bias": names["bias"][0]}).validate()
+    for b in names["bias"][1:]:
+        replace(cfg, bias=b).validate()
+    from ..core.arith import resolve
+
+    fmts = tuple(resolve(f).name for f in names["fmt"])
+    return SearchSpec(fmts, names["bias"], cfg, str(p), desc)

@@ -48,6 +48,10 @@ def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, 
 
         K = arith.layers[0].kernel()
         proj = lambda v: project_mixed(Xf, v, K)  # noqa: E731
+    elif F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+        from ..core.kernels import project_f64
+
+        proj = lambda v: project_f64(Xf, v)  # noqa: E731
     else:
         from ..core.kernels import project
 
@@ -65,7 +69,8 @@ def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, 
 def _sort_and_dedupe(z, Xf, X, Y, final: bool):
     """Sort projections; merge duplicate points; find collisions (vectorised).
 
-    Returns (order, keep mask over sorted positions, merged pairs, collision or None).
+    Returns (order, keep mask over sorted positions, merged pairs, collision or None, the
+    sorted projections z[order]).
     Duplicate points (identical rows in the format) have equal projections under
     every direction, so they are equal neighbours after sorting. If every pair of
     equal neighbours is identical, each run of equal projections is one repeated
@@ -81,7 +86,7 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
     zs = z[order]
     eq = zs[1:] == zs[:-1]
     if not eq.any():
-        return order, keep, [], None
+        return order, keep, [], None, zs
     order = np.argsort(z, kind="stable")
     zs = z[order]
     same_row = eq & np.all(Xf[order[1:]] == Xf[order[:-1]], axis=1)
@@ -92,7 +97,7 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
         r0, r1 = sorted((int(order[i]), int(order[i + 1])))
         collision = (r0, r1, float(zs[i]), int(collide.size))
         if not final:
-            return order, keep, [], collision
+            return order, keep, [], collision, zs
         # group identical rows inside each run: sort runs by (row contents, row index)
         in_run = np.zeros(z.size, dtype=bool)
         in_run[:-1] |= eq
@@ -118,7 +123,7 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
                       f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
         keep[dup + 1] = False
         merged = list(zip(dropped.tolist(), rep.tolist()))
-    return order, keep, merged, collision
+    return order, keep, merged, collision, z[order]
 
 
 def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", solver="recurrence",
@@ -182,19 +187,22 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     else:
         F = fmt_obj.kernel_spec(rounding)
     solver_entry = SOLVERS.get(solver)
-    Xc = as_inputs(X)
+    Xc = as_inputs(X)  # float64, finite; the caller's own array where it already is one (read only here)
     Y, one_d = as_labels(y, Xc.shape[0])
-    Xf = fmt_obj.cast(Xc)
-    check_cast(Xc, Xf, "X", fmt_obj)
-    Yf = fmt_obj.cast(Y)
-    check_cast(Y, Yf, "y", fmt_obj)
+    if fmt_obj.name == "float64":  # rounding to float64 is the identity: no copies, nothing can overflow
+        Xf, Yf = Xc, Y
+    else:
+        Xf = fmt_obj.cast(Xc)
+        check_cast(Xc, Xf, "X", fmt_obj)
+        Yf = fmt_obj.cast(Y)
+        check_cast(Y, Yf, "y", fmt_obj)
     kseed = solve_seed(seed)
 
     retry = isinstance(direction, str) and direction.split(":")[0] in RANDOM_DIRECTIONS
     tries = 1 + (int(max_retries) if retry else 0)
     for attempt in range(tries):
         dname, a, z = project_points(Xf, direction, fmt_obj, F, seed, attempt, arith=arith)
-        order, keep, merged, collision = _sort_and_dedupe(z, Xf, Xc, Y, final=attempt == tries - 1)
+        order, keep, merged, collision, zs = _sort_and_dedupe(z, Xf, Xc, Y, final=attempt == tries - 1)
         if collision is None:
             break
     else:
@@ -212,11 +220,11 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
 
     if not keep.all():
         order = order[keep]
-    zs = np.ascontiguousarray(z[order])
+        zs = zs[keep]
     b, moved = place(bias, zs, fmt_obj, rng_for(seed, "bias"), first_offset)
     bias_name = bias if isinstance(bias, str) else "explicit"
     W = solver_entry.func(zs, np.ascontiguousarray(b), np.ascontiguousarray(Yf[order]), arith or fmt_obj, F, kseed)
-    return Network(
+    return Network.adopt(
         a=a, b=b, w=W[:, 0] if one_d else W, z=zs, order=order, fmt=fmt_obj.name,
         direction=dname, bias=bias_name, solver=solver_entry.name, rounding=rounding,
         seed=int(seed), first_offset=first_offset, merged=tuple(sorted(merged)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Tuple
@@ -18,8 +19,15 @@ __all__ = ["Network", "TwoLayer", "SCHEMA_VERSION"]
 SCHEMA_VERSION = 1
 
 
+#: Set while :meth:`Network.adopt` builds a network: its arrays are handed over, not copied.
+_ADOPTING = threading.local()
+
+
 def _frozen(arr, dtype) -> np.ndarray:
-    out = np.array(arr, dtype=dtype, copy=True)
+    if getattr(_ADOPTING, "on", False) and isinstance(arr, np.ndarray) and arr.dtype == dtype:
+        out = arr  # handed over by its only holder (construct): read-only from now on, no copy
+    else:
+        out = np.array(arr, dtype=dtype, copy=True)
     out.flags.writeable = False
     return out
 
@@ -67,6 +75,16 @@ class Network:
     n_input: int = field(default=-1)
     arith: str = ""
     schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def adopt(cls, **fields) -> "Network":
+        """A Network that takes ownership of the arrays given (no copies; they become read-only):
+        for a caller that made them and keeps no other reference (:func:`harness.construct`)."""
+        _ADOPTING.on = True
+        try:
+            return cls(**fields)
+        finally:
+            _ADOPTING.on = False
 
     def __post_init__(self):
         dt = get_format(self.fmt).storage_dtype()

@@ -24,9 +24,24 @@ from .rounding import (STREAM_BACKSUB, STREAM_EVAL_PREFIX, STREAM_FORWARD, STREA
                        STREAM_RECURRENCE, radd, rdiv, rmul, rnd, rsub, stream)
 
 __all__ = [
-    "project", "solve_recurrence", "solve_backsub", "eval_sequential",
+    "project", "project_f64", "solve_recurrence", "solve_backsub", "eval_sequential",
     "eval_compensated", "eval_prefix", "prefix_sums",
 ]
+
+
+@njit(cache=True, parallel=True)
+def project_f64(X, a):
+    """:func:`project` in float64 with round-to-nearest, where rounding is the hardware's: the
+    same products and sums in the same order (left to right, no FMA, no reassociation), so the
+    same bits (tests/test_kernels.py holds the two equal), without the per-operation dispatch."""
+    m, d = X.shape
+    z = np.empty(m)
+    for i in prange(m):
+        acc = X[i, 0] * a[0]
+        for j in range(1, d):
+            acc = acc + X[i, j] * a[j]
+        z[i] = acc
+    return z
 
 
 @njit(cache=True)

@@ -65,6 +65,12 @@ def _exact_float64(arr, what):
 
 
 def _finite(arr, what):
+    # one read, no n x d temporary: a finite sum proves every entry finite (a NaN or an infinity
+    # makes it NaN or infinite); only a sum that is not finite (a bad entry, or an overflow of
+    # the sum itself) needs the entrywise search below
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = np.argwhere(bad)[0]

@@ -32,7 +32,7 @@ import numpy as np
 from ..sweep.axes import SERIES_AXES
 
 __all__ = ["SERIES_KEYS", "TOLERANCES", "failure_table", "error_quantiles", "throughput", "Change",
-           "compare_runs", "digest", "compare_digests", "bench_ratios", "upgrade_digest", "DIGEST_VERSION"]
+           "compare_runs", "digest", "compare_digests", "bench_ratios", "bench_samples", "bench_change", "upgrade_digest", "DIGEST_VERSION"]
 
 #: Version of the digest layout (the committed baseline's format; bump on change).
 #: 2: the per-seed figures renamed first_fail_median / _lo / _hi and never_failed (were
@@ -44,8 +44,11 @@ SERIES_KEYS = SERIES_AXES
 #: Tolerances of the comparison (data, not code): bits of extra error (a quantile moving by
 #: more than one bit is more than seed noise on the nightly's grid); a throughput ratio
 #: between runs on one machine; a benchmark ratio (time over its same-run reference) may
-#: grow by this factor before it counts (these machines are shared and noisy).
-TOLERANCES = {"bits_lost": 1.0, "throughput_ratio": 0.5, "bench_factor": 2.0}
+#: grow by this factor before it counts (these machines are shared and noisy), and the change must
+#: also be significant: a one-sided Mann-Whitney test on the rounds' ratios at ``bench_alpha``, with
+#: at least ``bench_min_samples`` rounds on each side (fewer: the factor alone, and the change says so).
+TOLERANCES = {"bits_lost": 1.0, "throughput_ratio": 0.5, "bench_factor": 2.0, "bench_alpha": 0.01,
+              "bench_min_samples": 5}
 #: Solvers whose exact-reference figures are bit-reproducible (no BLAS inside).
 DETERMINISTIC_SOLVERS = ("recurrence", "backsub", "exact")
 
@@ -188,18 +191,57 @@ def compare_runs(current, baseline, tolerances=None) -> list:
     return out
 
 
-def bench_ratios(bench_json) -> dict:
-    """{benchmark name: {ratio name: value}} from a pytest-benchmark JSON file (or its dict)."""
+def _bench_json(bench_json) -> dict:
     import json
     from pathlib import Path
 
-    data = json.loads(Path(bench_json).read_text()) if not isinstance(bench_json, dict) else bench_json
+    return json.loads(Path(bench_json).read_text()) if not isinstance(bench_json, dict) else bench_json
+
+
+def bench_ratios(bench_json) -> dict:
+    """{benchmark name: {ratio name: value}} from a pytest-benchmark JSON file (or its dict)."""
     out = {}
-    for b in data.get("benchmarks", []):
+    for b in _bench_json(bench_json).get("benchmarks", []):
         r = {k: float(v) for k, v in (b.get("extra_info") or {}).items() if k.startswith("ratio_vs_")}
         if r:
             out[b["name"]] = r
     return out
+
+
+def bench_samples(bench_json) -> dict:
+    """{benchmark name: {ratio name: [every round's time over the reference]}} (the
+    ``samples_vs_*`` lists benchmarks/conftest.py records); ratios without samples left out."""
+    out = {}
+    for b in _bench_json(bench_json).get("benchmarks", []):
+        info = b.get("extra_info") or {}
+        s = {"ratio_vs_" + k[len("samples_vs_"):]: [float(x) for x in v] for k, v in info.items()
+             if k.startswith("samples_vs_") and isinstance(v, list)}
+        if s:
+            out[b["name"]] = s
+    return out
+
+
+def bench_change(cur: float, base: float, cur_samples=None, base_samples=None, tolerances=None):
+    """(verdict, reason) of a benchmark ratio against its baseline: a regression (improvement)
+    only when it grew (shrank) by more than ``bench_factor`` and the rounds say the change is
+    significant (one-sided Mann-Whitney U at ``bench_alpha``, as asv and pyperf judge it);
+    beyond the factor but not significant: ``same``, "not significant"."""
+    tol = {**TOLERANCES, **(tolerances or {})}
+    f = cur / base if base > 0 else math.inf
+    beyond = f > tol["bench_factor"] or f < 1 / tol["bench_factor"]
+    what = f"{f:.2f}x the baseline's ratio (tolerance {tol['bench_factor']:g}x"
+    if not beyond:
+        return "same", what + ")"
+    worse = f > 1
+    k = int(tol["bench_min_samples"])
+    if not cur_samples or not base_samples or len(cur_samples) < k or len(base_samples) < k:
+        return ("regression" if worse else "improvement"), what + f"; fewer than {k} rounds each side: factor only)"
+    from scipy.stats import mannwhitneyu
+
+    p = float(mannwhitneyu(cur_samples, base_samples, alternative="greater" if worse else "less").pvalue)
+    if p < tol["bench_alpha"]:
+        return ("regression" if worse else "improvement"), what + f"; significant, Mann-Whitney p = {p:.2g})"
+    return "same", what + f", but not significant: Mann-Whitney p = {p:.2g} >= {tol['bench_alpha']:g})"
 
 
 #: What a digest records of the environment a run was made in (``provenance`` of run.json): the
@@ -241,6 +283,7 @@ def digest(df, bench=None, info=None) -> dict:
         "error_quantiles": error_quantiles(df).to_dict("records"),
         "exact": dict(sorted(exact.items())),
         "bench": bench_ratios(bench) if bench is not None else {},
+        "bench_samples": bench_samples(bench) if bench is not None else {},
         **({"sweep": {"name": info.get("name"), "sha256": (info.get("sweep") or {}).get("sha256")},
             "environment": environment(info)} if info else {}),
     }
@@ -363,14 +406,12 @@ def compare_digests(current: dict, baseline: dict, tolerances=None) -> list:
         if lost:
             out.append(Change("benchmark ratio", f"{len(lost)} ratios", "measured", "missing", "regression",
                               f"baseline benchmarks absent from the run: {_named(lost)}"))
+    sc, sb = current.get("bench_samples", {}), baseline.get("bench_samples", {})
     for name in sorted(set(bc) & set(bb)):
         for rname in sorted(set(bc[name]) & set(bb[name])):
             cur, base = bc[name][rname], bb[name][rname]
-            f = cur / base if base > 0 else math.inf
-            verdict = ("regression" if f > tol["bench_factor"] else
-                       "improvement" if f < 1 / tol["bench_factor"] else "same")
-            out.append(Change("benchmark ratio", f"{name} {rname}", f"{base:.3g}", f"{cur:.3g}", verdict,
-                              f"{f:.2f}x the baseline's ratio (tolerance {tol['bench_factor']:g}x)"))
+            verdict, reason = bench_change(cur, base, sc.get(name, {}).get(rname), sb.get(name, {}).get(rname), tol)
+            out.append(Change("benchmark ratio", f"{name} {rname}", f"{base:.3g}", f"{cur:.3g}", verdict, reason))
     return out
 
 

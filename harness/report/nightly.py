@@ -331,7 +331,9 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
         say("slow acceptance tests (pytest -m slow)")
         slow_code = run_slow_tests(tests_dir, quiet)
     say("report")
+    wall = Path(REFERENCE_CROSSCHECKS) / "wall-float64.json"  # committed: the search takes about an hour
     index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history),
-                         crosschecks=ccs, pipelines=pipes, localities=locs, headline=heads, precision=prec)
+                         crosschecks=ccs, pipelines=pipes, localities=locs, headline=heads, precision=prec,
+                         wall=wall if wall.exists() else None)
     publish(index, reports / "latest")
     return run, index, changes, bench_code, slow_code

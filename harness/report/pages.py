@@ -679,6 +679,52 @@ def _headline(out, recs):
     return blocks
 
 
+def _wall(data):
+    """The float64 wall: where float64 itself fails, per bias strategy, from the committed search
+    (``harness failure-point --config configs/wall.toml --json``): a table with intervals, the
+    search's settings, when and with what it was measured."""
+    if not data:
+        return []
+    recs = [r for r in data["records"] if not r.get("skipped")]
+    if not recs:
+        return []
+    cfg = data.get("config") or {}
+    rows = []
+    for r in recs:
+        curve = r.get("curve") or []
+        largest = max((c[0] for c in curve), default=None)
+        secs = float(r.get("seconds") or 0.0)
+        rows.append([r["target"], r["bias"], _search_cell(r), r.get("cause") or "-",
+                     f"{largest:,}" if largest else "-", f"{r['seeds']}",
+                     f"{secs / 60:.0f} min" if secs >= 60 else f"{secs:.0f} s"])
+    from ..core.formats import get_format
+
+    fmts = list(dict.fromkeys(r["target"] for r in recs))
+    text = " ".join(f"Where {t} itself fails: " + "; ".join(
+        f"{r['bias']} knots at n = {r['n_fail']:,} (95% interval {r['interval'][0]:,} to {r['interval'][1]:,})"
+        if r["censored"] == "none" else f"{r['bias']} knots not up to n = {r['n_max']:,}"
+        for r in recs if r["target"] == t) + "." for t in fmts)
+    for t in fmts:  # the collision heuristic, from the format's own precision
+        p = get_format(t).p
+        text += (f" MATH.md's collision heuristic (n^2 u ~ 1, u = 2^-{p}) puts collisions in {t} near "
+                 f"n ~ 2^{p / 2:g} ~ {2 ** (p / 2):,.0f}.")
+    text += " The cause column names the criterion that fired first."
+    made = data.get("measured") or {}
+    blocks = [_block("heading", text=f"The {' / '.join(fmts)} wall"), _block("text", text=text),
+              _block("table", header=["format", "bias", "failure n [95% interval]", "cause", "largest n tried", "seeds",
+                                      "time"], rows=rows)]
+    blocks.append(_block("note", text=f"Failure-point search (galloping n x 2 from {cfg.get('n_min', '?')}, bisection "
+                                      f"in log n, Wilson 95% ends) on {cfg.get('data', '?')} data, d = {cfg.get('d', '?')}, "
+                                      f"{cfg.get('labels', '?')} labels, direction {cfg.get('direction', '?')}, "
+                                      f"{cfg.get('seeds', '?')} seeds per n: `harness failure-point --config "
+                                      f"{data.get('search_file', 'configs/wall.toml')}`"
+                                      + (f"; measured {made.get('date', '?')} at {str(made.get('git_commit'))[:10]} on "
+                                         f"{made.get('cpu', '?')}, peak memory {made.get('peak_rss_gb', '?')} GB"
+                                         if made else "")
+                                      + ". Not rerun by the nightly (about an hour): a committed reference."))
+    return blocks
+
+
 def _pipelines(out, recs):
     """Failure n of each user pipeline per format, from the search, beside the careful one."""
     if not recs:
@@ -930,7 +976,7 @@ def _records(value, key: str, what: str):
 
 def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
                  current_digest=None, history=None, crosschecks=None, pipelines=None, localities=None,
-                 headline=None, precision=None) -> Path:
+                 headline=None, precision=None, wall=None) -> Path:
     """Write the report of ``runs`` into the folder ``out``.
 
     ``baseline`` (a run) or ``baseline_digest`` (a committed digest) adds the Comparison
@@ -940,7 +986,8 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     :func:`harness.analysis.pipelines.pipeline_failures`, or the JSON file of ``harness failure-point
     --pipeline ... --json``) the Summary's pipeline chart; ``headline`` (records of
     :func:`harness.analysis.failure.failure_grid`, or the JSON file of ``harness failure-point --bias
-    A,B,... --json``) the Summary's headline chart;
+    A,B,... --json``) the Summary's headline chart; ``wall`` (the JSON file or dict of ``harness
+    failure-point --config configs/wall.toml --json``) the Summary's float64 wall;
     ``localities`` (``harness locality --out`` JSON files or dicts) a Locality page.
     """
     from ..analysis.crosscheck import load_crosscheck
@@ -976,9 +1023,15 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     main, fixed = main_slice(df)
     table = failure_table(df)
     headline = _records(headline, "records", "headline")
+    if wall is not None and not isinstance(wall, dict):
+        import json
+
+        recs = _records(wall, "records", "wall")  # checks the file (a clear error naming it)
+        wall = {**json.loads(Path(wall).read_text(encoding="utf-8")), "records": recs}
     pipelines = _records(pipelines, "pipelines", "pipelines")
     grid_title = [_block("heading", text="The sweep grid")] if (headline or pipelines) else []
-    pages = [("index.html", "Summary", lambda: _headline(out, headline) + _pipelines(out, pipelines) + grid_title
+    pages = [("index.html", "Summary", lambda: _headline(out, headline) + _wall(wall) + _pipelines(out, pipelines)
+              + grid_title
               + _summary(df, main, fixed, table, changes)),
              ("conditioning.html", "Conditioning", lambda: _conditioning(out, main, df)),
              ("errors.html", "Errors", lambda: _errors(out, main, df)),
