@@ -700,8 +700,14 @@ def _wall(data):
     from ..core.formats import get_format
 
     fmts = list(dict.fromkeys(r["target"] for r in recs))
+    def interval(r):
+        lo, hi = r["interval"]
+        return (f"95% interval {'?' if lo is None else format(lo, ',')} to "
+                + (format(hi, ",") if hi is not None else
+                   f"?: no n up to {r['n_max']:,} fails confidently (Wilson lower bound above 1/2)"))
+
     text = " ".join(f"Where {t} itself fails: " + "; ".join(
-        f"{r['bias']} knots at n = {r['n_fail']:,} (95% interval {r['interval'][0]:,} to {r['interval'][1]:,})"
+        f"{r['bias']} knots at n = {r['n_fail']:,} ({interval(r)})"
         if r["censored"] == "none" else f"{r['bias']} knots not up to n = {r['n_max']:,}"
         for r in recs if r["target"] == t) + "." for t in fmts)
     for t in fmts:  # the collision heuristic, from the format's own precision
@@ -719,8 +725,8 @@ def _wall(data):
                                       f"{cfg.get('seeds', '?')} seeds per n: `harness failure-point --config "
                                       f"{data.get('search_file', 'configs/wall.toml')}`"
                                       + (f"; measured {made.get('date', '?')} at {str(made.get('git_commit'))[:10]} on "
-                                         f"{made.get('cpu', '?')}, peak memory {made.get('peak_rss_gb', '?')} GB"
-                                         if made else "")
+                                         f"{made.get('cpu', '?')}, peak memory {made.get('peak_rss_gb', '?')} GiB"
+                                         + (f" ({made['note']})" if made.get("note") else "") if made else "")
                                       + ". Not rerun by the nightly (about an hour): a committed reference."))
     return blocks
 
