@@ -351,10 +351,10 @@ def run_sweep(spec, out="results", *, resume=None, workers: int | None = None, s
         raise HarnessError(f"workers must be a whole number >= 1, got {workers!r} (leave it out for every core)")
     count = spec.count()
     if count > MAX_POINTS:
-        raise HarnessError(f"{spec.path}: {count:,} points is more than {MAX_POINTS:,}; split the sweep into "
+        raise HarnessError(f"{spec.path}: up to {count:,} points, more than {MAX_POINTS:,}; split the sweep into "
                            "several files")
     if count > CONFIRM_POINTS and not yes:
-        raise HarnessError(f"{spec.path}: {count:,} points (more than {CONFIRM_POINTS:,}); if that is meant, "
+        raise HarnessError(f"{spec.path}: up to {count:,} points (more than {CONFIRM_POINTS:,}); if that is meant, "
                            "run it with --yes")
     points = spec.points()
     if not points:
