@@ -77,7 +77,7 @@ def test_construct_1e7_vs_argsort(benchmark, ratio):
 def test_construct_d16_vs_argsort(benchmark, ratio, n):
     """construct() from points (n x 16, gaussian direction: validation, projection, sort, knots,
     recurrence) against numpy's argsort of its own projections: issue 15's target 1.2x, not yet
-    met (the sort alone is 1x: see the README's figures)."""
+    met (measured 3.8x at 10^6 and 3.1x at 10^7 here; argsort itself is half of the construction)."""
     import harness
 
     rng = np.random.default_rng(0)

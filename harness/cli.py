@@ -172,35 +172,28 @@ def cmd_failure_point(args) -> int:
     from .core.jsonio import to_json
     from .report.render import failure_text, pipelines_text
 
-    if args.config:
+    extra = {}
+    if args.config:  # a search file sets every search option (records as for --bias A,B --json)
         from .analysis.failure import load_search
 
         spec = load_search(args.config)
         cfg, biases, fmts = spec.config, list(spec.biases), list(spec.fmts)
-        progress = _progress(args)
-        if args.json:
-            print(to_json({"config": cfg.to_dict(), "search_file": spec.path, "description": spec.description,
-                           "records": failure_grid(fmts, biases, cfg, progress=progress)}))
-            return 0
-        for b in biases:
-            bc = replace(cfg, bias=b)
-            print(failure_text([failure_point(f, bc, progress=progress) for f in fmts], bc) + "\n")
-        return 0
-    biases = _names(args.bias)
-    if not biases:
-        raise HarnessError("--bias: give at least one bias strategy")
-    args.bias = biases[0]
-    cfg = _failure_config(args)
-    for b in biases[1:]:
-        replace(cfg, bias=b).validate()  # every name checked before any search runs
-
-    cfg = replace(cfg, n_min=args.n_min, n_max=args.n_max, rel_tol=args.rel_tol,
-                  deploy=args.deploy, deploy_evaluator=args.deploy_evaluator).validate()
-    fmts = [resolve(f).name for f in _names(args.fmt)]
-    if not fmts:
-        raise HarnessError("--fmt: give at least one format")
+        extra = {"search_file": spec.path, "description": spec.description}
+    else:
+        biases = _names(args.bias)
+        if not biases:
+            raise HarnessError("--bias: give at least one bias strategy")
+        args.bias = biases[0]
+        cfg = _failure_config(args)
+        for b in biases[1:]:
+            replace(cfg, bias=b).validate()  # every name checked before any search runs
+        cfg = replace(cfg, n_min=args.n_min, n_max=args.n_max, rel_tol=args.rel_tol,
+                      deploy=args.deploy, deploy_evaluator=args.deploy_evaluator).validate()
+        fmts = [resolve(f).name for f in _names(args.fmt)]
+        if not fmts:
+            raise HarnessError("--fmt: give at least one format")
     progress = _progress(args)
-    if args.pipeline:
+    if args.pipeline and not args.config:
         from .analysis.pipelines import pipeline_failures
 
         if args.deploy:
@@ -211,9 +204,10 @@ def cmd_failure_point(args) -> int:
             return 0
         print(pipelines_text(recs, cfg))
         return 0
-    if len(biases) > 1:
-        if args.json:  # the records the report's headline draws (harness report --headline FILE)
-            print(to_json({"config": cfg.to_dict(), "records": failure_grid(fmts, biases, cfg, progress=progress)}))
+    if len(biases) > 1 or args.config:
+        if args.json:  # the records the report's headline (and wall) draws (harness report --headline FILE)
+            print(to_json({"config": cfg.to_dict(), **extra,
+                           "records": failure_grid(fmts, biases, cfg, progress=progress)}))
             return 0
         for b in biases:
             bc = replace(cfg, bias=b)

@@ -88,10 +88,10 @@ ETA_PILOT_N = 2**16
 
 def _eval_work(n: int, budget: int = EVAL_BUDGET) -> float:
     """Forward-pass work (points x neurons) of evaluate_training at n (harness.build.sampling)."""
-    from ..build.sampling import MIN_SAMPLE, SMALLEST_GAPS
+    from ..build.sampling import SMALLEST_GAPS, sample_size
 
-    pts = n if n * n <= budget else min(n, max(budget // n, MIN_SAMPLE) + 2 * SMALLEST_GAPS)
-    return float(pts) * n
+    m = sample_size(n, budget)
+    return float(n if m == n and n * n <= budget else min(n, m + 2 * SMALLEST_GAPS)) * n
 
 
 def _pilot_eta(X, y, kw, evaluator):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EVAL_BUDGET", "MIN_SAMPLE", "SMALLEST_GAPS", "eval_positions"]
+__all__ = ["EVAL_BUDGET", "MIN_SAMPLE", "SMALLEST_GAPS", "eval_positions", "sample_size"]
 
 #: Forward-pass work (points x neurons) evaluated in full: ~1-2 s of Numba here.
 EVAL_BUDGET = 4 * 10**8
@@ -20,6 +20,12 @@ EVAL_BUDGET = 4 * 10**8
 MIN_SAMPLE = 64
 #: Smallest gaps whose two neighbours are always evaluated.
 SMALLEST_GAPS = 16
+
+
+def sample_size(n: int, budget: int = EVAL_BUDGET) -> int:
+    """Points :func:`eval_positions` draws at random for n neurons (n itself when all are evaluated;
+    the smallest gaps' neighbours come on top, up to 2 * SMALLEST_GAPS of them)."""
+    return n if n * n <= budget else min(n, max(MIN_SAMPLE, budget // n))
 
 
 def eval_positions(z, seed: int, budget: int = EVAL_BUDGET, limit: int | None = None):
@@ -32,11 +38,11 @@ def eval_positions(z, seed: int, budget: int = EVAL_BUDGET, limit: int | None = 
 
     z = np.asarray(z, np.float64)
     n = z.size if limit is None else min(int(limit), z.size)
-    if n * n <= budget:
+    m = sample_size(n, budget)
+    if m == n and n * n <= budget:
         return np.arange(n), False
-    m = max(MIN_SAMPLE, budget // n)
     rng = rng_for(seed, "sample")
-    pos = set(rng.choice(n, size=min(m, n), replace=False).tolist())
+    pos = set(rng.choice(n, size=m, replace=False).tolist())
     gaps = np.diff(z[:n])
     for g in np.argsort(gaps, kind="stable")[:SMALLEST_GAPS]:
         pos.update((int(g), int(g) + 1))

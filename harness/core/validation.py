@@ -74,8 +74,7 @@ def _finite(arr, what):
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = np.argwhere(bad)[0]
-        where = f"row {idx[0]}" + (f", column {idx[1]}" if arr.ndim == 2 else "")
-        raise HarnessError(f"{what} {where} is {arr[tuple(idx)]!r}: inputs must be finite")
+        raise HarnessError(f"{what} {_where(idx, arr.ndim)} is {arr[tuple(idx)]!r}: inputs must be finite")
 
 
 def _as_array(v, what):
@@ -140,6 +139,6 @@ def check_cast(orig: np.ndarray, cast: np.ndarray, what: str, fmt) -> None:
     bad = ~np.isfinite(cast)
     if bad.any():
         idx = np.argwhere(bad)[0]
-        where = f"row {idx[0]}" + (f", column {idx[1]}" if orig.ndim == 2 and orig.shape[1] > 1 else "")
-        raise FormatOverflowError(f"{what} {where} = {orig[tuple(idx)]!r} overflows {fmt.name} "
+        ndim = 2 if orig.ndim == 2 and orig.shape[1] > 1 else 1  # a single column: the row alone
+        raise FormatOverflowError(f"{what} {_where(idx, ndim)} = {orig[tuple(idx)]!r} overflows {fmt.name} "
                            f"(largest finite {fmt.max_finite!r})")

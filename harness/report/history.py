@@ -94,9 +94,7 @@ def save_history(repo=".", reports="reports", remote: str = "origin", branch: st
         raise HarnessError(f"{reports}: no {_PATTERN} to save (did the nightly run?)")
     parent = _fetch(repo, remote, branch)
     old = _files_at(repo, parent) if parent else {}
-    entries = {}
-    for name, data in old.items():
-        entries[name] = data
+    entries = dict(old)
     for f in files:
         data = f.read_bytes()
         prev = old.get(f.name, b"")

@@ -966,6 +966,11 @@ def _records(value, key: str, what: str):
     """Failure-point records given as a list, or as a JSON file holding them under ``key``."""
     if value is None or isinstance(value, list):
         return value
+    return _records_file(value, key, what)[1]
+
+
+def _records_file(value, key: str, what: str):
+    """(the JSON file's contents, its checked failure-point records under ``key``)."""
     import json
 
     try:
@@ -977,7 +982,7 @@ def _records(value, key: str, what: str):
                                               for r in recs):
         raise HarnessError(f"{what} file {value}: not the JSON of 'harness failure-point "
                            f"{'--pipeline LIST' if key == 'pipelines' else '--bias A,B'} --json'")
-    return recs
+    return data, recs
 
 
 def build_report(runs, out, baseline=None, title: str | None = None, progress=None, *, baseline_digest=None,
@@ -1030,10 +1035,8 @@ def build_report(runs, out, baseline=None, title: str | None = None, progress=No
     table = failure_table(df)
     headline = _records(headline, "records", "headline")
     if wall is not None and not isinstance(wall, dict):
-        import json
-
-        recs = _records(wall, "records", "wall")  # checks the file (a clear error naming it)
-        wall = {**json.loads(Path(wall).read_text(encoding="utf-8")), "records": recs}
+        data, recs = _records_file(wall, "records", "wall")  # read once, its records checked
+        wall = data if isinstance(data, dict) else {"records": recs}
     pipelines = _records(pipelines, "pipelines", "pipelines")
     grid_title = [_block("heading", text="The sweep grid")] if (headline or pipelines) else []
     pages = [("index.html", "Summary", lambda: _headline(out, headline) + _wall(wall) + _pipelines(out, pipelines)
