@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.conftest import best_time
+from benchmarks.conftest import ROUNDS, best_time
 
 N_LARGE = 10**7
 
@@ -29,7 +29,7 @@ def test_cond_estimate_1e7(benchmark, ratio, big_system):
 
     x, z, b = big_system
     cond_estimate(z[:10], b[:10])  # compile
-    c1, ci, e1, _ = benchmark.pedantic(cond_estimate, args=(z, b), rounds=2, iterations=1)
+    c1, ci, e1, _ = benchmark.pedantic(cond_estimate, args=(z, b), rounds=ROUNDS, iterations=1)
     ref = best_time(lambda: np.argsort(x))
     l1, _ = cond_structured(z, b)
     benchmark.extra_info.update(log2_cond1_estimate=math.log2(c1), log2_cond1_structured=l1,
@@ -44,7 +44,7 @@ def test_cond_structured_1e7(benchmark, ratio, big_system):
 
     x, z, b = big_system
     cond_structured(z[:10], b[:10])
-    l1, li = benchmark.pedantic(cond_structured, args=(z, b), rounds=2, iterations=1)
+    l1, li = benchmark.pedantic(cond_structured, args=(z, b), rounds=ROUNDS, iterations=1)
     benchmark.extra_info.update(log2_cond1=l1, log2_condinf=li)
     assert ratio(best_time(lambda: np.argsort(x)), "argsort") <= 5.0
 

@@ -24,7 +24,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from benchmarks.conftest import best_time
+from benchmarks.conftest import ROUNDS, best_time
 
 
 def _system(n, seed=0):
@@ -68,7 +68,7 @@ def test_construct_1e7_vs_argsort(benchmark, ratio):
     z = rng.random(10**7)
     y = rng.integers(0, 2, z.size).astype(np.float64)
     harness.construct(z[:100, None], y[:100], direction="ones")
-    benchmark.pedantic(harness.construct, args=(z[:, None], y), kwargs=dict(direction="ones"), rounds=2, iterations=1)
+    benchmark.pedantic(harness.construct, args=(z[:, None], y), kwargs=dict(direction="ones"), rounds=ROUNDS, iterations=1)
     r = ratio(best_time(lambda: np.argsort(z), 2), "argsort")
     assert r <= 1.5, f"construction is {r:.2f}x argsort (target 1.5x)"
 
@@ -76,16 +76,22 @@ def test_construct_1e7_vs_argsort(benchmark, ratio):
 @pytest.mark.parametrize("n", [10**6, 10**7])
 def test_construct_d16_vs_argsort(benchmark, ratio, n):
     """construct() from points (n x 16, gaussian direction: validation, projection, sort, knots,
-    recurrence) against numpy's argsort of its own projections: issue 15's target 1.2x, not yet
-    met (measured 3.8x at 10^6 and 3.1x at 10^7 here; argsort itself is half of the construction)."""
+    recurrence) against numpy's argsort of its own projections: issue 15's target 1.2x. The
+    construction sorts packed 64-bit keys (harness.build.ordering: numpy's vectorised integer
+    sort, ~10x its argsort here), so the floor it is measured against is not the sort it uses;
+    ``ratio_vs_sort`` records the ratio to np.sort of the same values too (the integer sort's
+    own floor). Measured here: 0.57x argsort at 10^7 (met), 1.3-1.8x at 10^6 (not met: at
+    10^6 argsort is 16-21 ms, the recurrence alone, a chain of dependent divisions, 6 ms, and
+    the ~57 MB of fresh result arrays cost their page faults)."""
     import harness
 
     rng = np.random.default_rng(0)
     X = rng.random((n, 16))
     y = rng.integers(0, 2, n).astype(np.float64)
     harness.construct(X[:1000], y[:1000])
-    net = benchmark.pedantic(harness.construct, args=(X, y), rounds=3, iterations=1)
+    net = benchmark.pedantic(harness.construct, args=(X, y), rounds=ROUNDS, iterations=1)
     z = X @ np.asarray(net.a)
+    ratio(best_time(lambda: np.sort(z), 3), "sort")
     r = ratio(best_time(lambda: np.argsort(z), 3), "argsort")
     assert r <= 1.2, f"construction is {r:.2f}x argsort of its projections (target 1.2x)"
 
@@ -107,11 +113,12 @@ def test_recurrence_vs_lapack(benchmark, ratio, n):
 @pytest.mark.parametrize("n", [10**6, 10**7])
 def test_recurrence_vs_argsort(benchmark, ratio, n):
     """The recurrence alone against sorting the same n projections (the construction's floor):
-    target within 2x (O(n) against O(n log n); measured 1.1x at 10^6, 0.4x at 10^7)."""
+    target within 2x (O(n) against O(n log n); measured 0.38x at 10^6, 0.18x at 10^7 with the
+    float64 round-to-nearest fast path, the same bits as the per-operation kernel)."""
     kernels = _warm()
     z, b, Y = _system(n)
     _, F = _spec("float64")
-    benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, F, 0), rounds=3, iterations=1)
+    benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, F, 0), rounds=ROUNDS, iterations=1)
     x = np.random.default_rng(1).random(n)
     r = ratio(best_time(lambda: np.argsort(x), 2), "argsort")
     assert r <= 2.0, f"the recurrence is {r:.2f}x argsort (target 2x)"
@@ -123,7 +130,7 @@ def test_backsub_vs_lapack(benchmark, ratio, n):
     kernels = _warm()
     z, b, Y = _system(n)
     _, F = _spec("float64")
-    W = benchmark.pedantic(kernels.solve_backsub, args=(z, b, Y, F, 0), rounds=2, iterations=1)
+    W = benchmark.pedantic(kernels.solve_backsub, args=(z, b, Y, F, 0), rounds=ROUNDS, iterations=1)
     r = ratio(best_time(lambda: _lapack(z, b, Y), 2), "lapack")
     tracemalloc.start()
     kernels.solve_backsub(z, b, Y, F, 0)
@@ -160,7 +167,7 @@ def test_evaluators_vs_numpy_matmul(benchmark, ratio, evaluator):
     net = harness.construct(X, y)
     pts = X[:2000]
     net.forward(pts[:10], evaluator=evaluator)
-    out = benchmark.pedantic(net.forward, args=(pts,), kwargs=dict(evaluator=evaluator), rounds=2, iterations=1)
+    out = benchmark.pedantic(net.forward, args=(pts,), kwargs=dict(evaluator=evaluator), rounds=ROUNDS, iterations=1)
     r = ratio(best_time(lambda: net.forward(pts, evaluator="dense"), 2), "numpy_matmul")
     benchmark.extra_info["max_abs_error"] = float(np.max(np.abs(np.asarray(out, float) - y[:2000])))
     target = 5.0 if evaluator == "sequential" else 10.0
@@ -208,7 +215,7 @@ def test_emulated_bfloat16_vs_native_float32(benchmark, ratio):
     _, F32 = _spec("float32")
     emulated32 = kernels.solve_recurrence(z32.astype(np.float64), b32.astype(np.float64), Y, F32, 0)[:, 0]
     assert np.array_equal(emulated32.astype(np.float32).view(np.uint32), native(z32, b32, y32).view(np.uint32))
-    benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, Fb, 0), rounds=3, iterations=1)
+    benchmark.pedantic(kernels.solve_recurrence, args=(z, b, Y, Fb, 0), rounds=ROUNDS, iterations=1)
     r = ratio(best_time(lambda: native(z32, b32, y32)), "native_float32")
     r_cast = ratio(best_time(lambda: kernels.solve_recurrence(z, b, Y, F32, 0)), "float32_cast_kernel")
     assert r <= 20.0, f"emulated bfloat16 is {r:.2f}x native float32 (target 20x)"
@@ -278,7 +285,7 @@ def test_float32_accumulating_forward_vs_numpy_float32_matmul(benchmark, ratio):
     b, W = S.cast(b), S.cast(W)
     Xs = S.cast(X.astype(np.float64))
     eval_mixed(Xs[:4], a, b, W, ar.kernel())  # compile
-    benchmark.pedantic(eval_mixed, args=(Xs, a, b, W, ar.kernel()), rounds=2, iterations=1)
+    benchmark.pedantic(eval_mixed, args=(Xs, a, b, W, ar.kernel()), rounds=ROUNDS, iterations=1)
     W1 = np.repeat(a.astype(np.float32)[None, :], n, axis=0)
     b1, w2 = -b.astype(np.float32), W.astype(np.float32)
 

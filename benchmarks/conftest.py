@@ -8,6 +8,12 @@ import time
 
 import pytest
 
+#: Rounds of every benchmark that is cheap enough to repeat: each round's time is kept
+#: (``samples_vs_*``), and the gate's Mann-Whitney test needs at least
+#: harness.report.compare.TOLERANCES["bench_min_samples"] (5) of them in both runs to call a
+#: change significant. Benchmarks of a minute or more run once and are judged by the factor alone.
+ROUNDS = 5
+
 
 def best_time(fn, repeat: int = 3) -> float:
     """Shortest wall time of ``repeat`` calls (the usual estimate of a reference's cost)."""

@@ -321,16 +321,18 @@ def cmd_fit(args) -> int:
                   evaluator=args.evaluator, seed=args.seed, rounding=args.rounding,
                   first_offset=args.first_offset, check=not args.no_check, deploy=args.deploy,
                   deploy_evaluator=args.deploy_evaluator, progress=progress)
+    stream = {"auto": None, "yes": True, "no": False}[args.stream]
     if args.input:
         from .build.datafiles import load_table
 
-        t = load_table(args.input, args.labels_file, args.header)
+        t = load_table(args.input, args.labels_file, args.header,
+                       stream=stream if stream is not None or args.input.lower().endswith(".npy") else False)
         try:
             net, r = fit(X=t.X, y=t.y, **kwargs)
         except HarnessError as exc:
             raise HarnessError(t.locate(str(exc))) from None
     else:
-        net, r = fit(args.n, args.d, args.data, args.labels, **kwargs)
+        net, r = fit(args.n, args.d, args.data, args.labels, stream=stream, **kwargs)
     if args.export:
         path = net.export().save(args.export)
         if progress:
@@ -624,6 +626,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. bfloat16@float32) and report both")
     f.add_argument("--deploy-evaluator", default="sequential", help="evaluator of --deploy (default sequential; "
                                                                     "torch: PyTorch CPU)")
+    f.add_argument("--stream", choices=("auto", "yes", "no"), default="auto",
+                   help="read X in blocks, never held whole: generated data (uniform, gaussian, sphere, "
+                        "lattice) or a memory-mapped .npy --input; auto (default): when X is over 512 MiB. "
+                        "The same results, bit for bit")
     f.add_argument("--no-check", action="store_true", help="skip the exact/high-precision reference check")
     f.add_argument("--export", metavar="PATH", help="save the plain two-layer weights (W1, b1, w2) as .npz")
     f.add_argument("--json", action="store_true", help="machine-readable output")

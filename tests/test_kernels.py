@@ -189,3 +189,47 @@ def test_infinite_weight_gives_nan_like_a_framework():
     W[-1, 0] = np.inf  # its activation is 0 at t below b[-1]: inf * 0 = NaN
     out = kernels.eval_sequential(np.array([[z[0]]]), np.array([1.0]), b, W, F, 0)
     assert np.isnan(out[0, 0])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("compensated", [False, True])
+def test_float64_forward_fast_path_is_the_per_op_kernel_bit_for_bit(k, compensated):
+    """The float64 round-to-nearest forward pass (hardware rounding, no per-op dispatch) and the
+    per-operation kernel give the same bits, on weights where an FMA or a reassociated sum would
+    differ (alternating 1e±12 magnitudes: every sum cancels), with an infinite weight too (the
+    loop then runs past the first zero activation and inf * 0 gives NaN in both)."""
+    rng = np.random.default_rng(10 * k + compensated)
+    n, d = 400, 5
+    X = rng.standard_normal((n, d)) * np.exp2(rng.integers(-20, 20, (n, d)))
+    a = rng.standard_normal(d)
+    z = np.unique(kernels.project_f64(X, a))
+    b = np.r_[z[0] - 1.0, z[:-1] + (z[1:] - z[:-1]) * 0.5]
+    W = rng.standard_normal((z.size, k)) * np.exp2(rng.integers(-40, 40, (z.size, k)))
+    W[1::2] *= -1.0
+    F = get_format("float64").kernel_spec()
+    for Wc in (W, np.where(np.arange(z.size)[:, None] == 7, np.inf, W)):
+        fast = kernels._forward_f64(X, a, b, Wc, compensated)
+        ref = kernels._forward(X, a, b, Wc, F, 0, compensated)
+        _same(fast, ref, f"forward k={k} compensated={compensated}")
+        via = (kernels.eval_compensated if compensated else kernels.eval_sequential)(X, a, b, Wc, F, 0)
+        _same(via, ref, "the dispatching kernel")
+    assert np.isnan(fast).any()  # the infinite weight reached the outputs as a framework's NaN
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_float64_recurrence_fast_path_is_the_per_op_kernel_bit_for_bit(k):
+    """The float64 round-to-nearest recurrence (hardware rounding) equals the per-operation one and
+    the exact-rational emulation of its operation order, on a system whose weights grow past 1e13
+    (left knots, gaps down to 2^-40: every step cancels)."""
+    fmt = get_format("float64")
+    rng = np.random.default_rng(k)
+    z = np.unique(np.cumsum(rng.random(3000) * np.exp2(rng.integers(-40, 0, 3000))))
+    b = np.r_[z[0] - 1e-3, z[:-1]]
+    Y = rng.integers(0, 2, (z.size, k)).astype(np.float64)
+    F = fmt.kernel_spec()
+    fast = kernels._recurrence_f64(z, b, Y)
+    assert np.max(np.abs(fast)) > 1e13  # the test's system is as ill-conditioned as claimed
+    slow = kernels._recurrence_ops(z, b, Y, F, 0)
+    _same(kernels.solve_recurrence(z, b, Y, F, 0), fast, "dispatch")
+    _same(fast[:200, 0], _recurrence_by_fractions(z[:200], b[:200], Y[:200, 0], fmt), "exact emulation")
+    _same(fast, slow, "per-op")

@@ -488,7 +488,9 @@ CASES = [
     C("cli", "fit-seed-huge", fitc("--n", 10, "--seed", "99999999999999999999999"), 2,
       ["seed", "99999999999999999999999"]),
     C("cli", "fit-n-huge", fitc("--n", 10**12), 2, ["n = 1,000,000,000,000", "GiB of memory"]),
-    C("cli", "fit-d-huge", fitc("--d", 10**7), 2, ["d = 10,000,000", "GiB of memory"]),
+    C("cli", "fit-d-huge", fitc("--d", 10**7, "--stream", "no"), 2, ["d = 10,000,000", "GiB of memory"]),
+    C("cli", "fit-d-huge-gaussian-data", fitc("--d", 10**7, "--data", "clustered:2"), 2,
+      ["d = 10,000,000", "GiB of memory"]),  # a generator that cannot stream: the estimate holds X
     C("cli", "fit-classes-huge", fitc("--labels", f"classes:{10**8}"), 2, ["classes", "at most"]),
     C("cli", "fit-clusters-huge", fitc("--data", f"clustered:{10**9}"), 2, ["clustered", "at most"]),
     C("cli", "fit-best-of-huge", fitc("--direction", "best-of:1000000000"), 2, ["best-of", "at most 4,096"]),

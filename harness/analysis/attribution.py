@@ -204,7 +204,9 @@ def eval_errors(net, X, Y, ref, positions, sampled: bool, evaluators, kind: str)
     fmt = get_format(net.fmt)
     order = np.asarray(net.order)
     rows = order[positions]
-    Xc = np.asarray(X, np.float64)[rows]
+    from ..build.streams import take_rows
+
+    Xc = take_rows(X, rows)
     Yn = np.asarray(Y, np.float64).reshape(net.n_input, -1)[rows]
     a, b, W = net.carriers()
     m = ref.m

@@ -180,7 +180,7 @@ def run_trial(cfg: FailureConfig, fmt: str, n: int, index: int) -> Trial:
     t0 = time.perf_counter()
     seed = trial_seed(cfg.seed, index)
     X, y = make_problem(n, cfg.d, cfg.data, cfg.labels, direction=cfg.direction, fmt=fmt,
-                        rounding=cfg.rounding, seed=seed)
+                        rounding=cfg.rounding, seed=seed, stream=None)  # large generated X: streamed
     retries = DEFAULT_MAX_RETRIES if cfg.max_retries is None else cfg.max_retries
     try:
         net = construct(X, y, direction=cfg.direction, bias=cfg.bias, fmt=fmt, solver=cfg.solver, seed=seed,

@@ -124,7 +124,8 @@ def _pilot_eta(X, y, kw, evaluator):
 def fit(n: int | None = None, d: int | None = None, data: str = "uniform", labels: str = "binary", *,
         X=None, y=None, direction="gaussian", bias="midpoint", fmt="float64", solver="recurrence",
         evaluator="sequential", seed: int = 0, rounding: str = "nearest", first_offset=None,
-        check: bool = True, deploy: str | None = None, deploy_evaluator: str = "sequential", progress=None):
+        check: bool = True, deploy: str | None = None, deploy_evaluator: str = "sequential", progress=None,
+        stream: bool | None = None):
     """Build, evaluate and check one network; returns (Network, FitReport).
 
     Either give ``X`` and ``y`` (a user's data), or ``n``, ``d``, ``data`` and
@@ -132,7 +133,10 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     (:mod:`harness.core.arith`). ``deploy`` runs the solved weights' forward pass again in
     another format or arithmetic (e.g. weights solved in float64, deployed in
     ``bfloat16@float32``) with ``deploy_evaluator``; the report has both. ``progress`` is
-    called with a short message before each stage.
+    called with a short message before each stage. ``stream``: generated X read block by
+    block, never held whole (True), held (False), or streamed when it is large (None:
+    :func:`harness.build.problems.streams`); the results are the same bits either way. ``X``
+    may also be a :class:`harness.build.streams.RowSource` (a memory-mapped .npy).
     """
     from ..core.arith import resolve, split_target
 
@@ -142,8 +146,13 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     if X is None:
         if n is None or d is None:
             raise HarnessError("give either X and y, or n and d to generate data")
-        say(f"generating {n} x {d} {data} points")
-        X, y_gen = make_problem(n, d, data, labels, direction=direction, fmt=fmt, rounding=rounding, seed=seed)
+        from ..build.problems import streams
+
+        streamed = streams(n, d, data, stream) if n is not None and n >= 1 and d >= 1 else False
+        say(f"generating {n} x {d} {data} points" + (" (streamed: X read in blocks, never held whole)"
+                                                    if streamed else ""))
+        X, y_gen = make_problem(n, d, data, labels, direction=direction, fmt=fmt, rounding=rounding, seed=seed,
+                                stream=streamed)
         y = y_gen if y is None else y
     elif y is None:
         raise HarnessError("labels y are required with X")
@@ -158,7 +167,9 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     t_construct = time.perf_counter() - t0
 
     Y = np.asarray(y, dtype=np.float64).reshape(net.n_input, -1)
-    Yn = Y[np.asarray(net.order)]
+    # the reference covers the first MP_CHECK_MAX_N neurons above EXACT_CHECK_MAX_N: only their labels
+    m_ref = net.n if net.n <= max(EXACT_CHECK_MAX_N, MP_CHECK_MAX_N) else MP_CHECK_MAX_N
+    Yn = Y[np.asarray(net.order)[:m_ref]]
     say(f"evaluating ({evaluator})" + (f" - expected ~{eta[1]:.0f} s" if eta else ""))
     t0 = time.perf_counter()
     ev = evaluate_training(net, X, Y, evaluator=evaluator)
@@ -178,7 +189,7 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
     if check:
         say("checking weights against the exact / high-precision reference")
         t0 = time.perf_counter()
-        ref = _reference_check(net, Yn, Wc)
+        ref = _reference_check(net, Yn, Wc[:m_ref])
         t_check = time.perf_counter() - t0
     with np.errstate(divide="ignore"):
         # normwise: the componentwise maximum is dominated by weights whose exact value is ~0

@@ -231,7 +231,9 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     fmt = get_format(net.fmt)
-    Xc = np.asarray(X, np.float64)
+    from ..build.streams import is_source
+
+    Xc = X if is_source(X) else np.asarray(X, np.float64)  # a RowSource: only evaluated rows are read
     Y = np.asarray(y, np.float64).reshape(net.n_input, -1)
     if Xc.shape != (net.n_input, net.d):
         raise HarnessError(f"X has shape {Xc.shape}; the network was built from {(net.n_input, net.d)}")
@@ -265,7 +267,7 @@ def analyze(net, X, y, *, evaluators=None, check: bool = True, check_max_n: int 
             from .exact_inputs import exact_inputs
 
             say("the construction carried out exactly from the inputs")
-            inputs = exact_inputs(net, Xc, Y, w_sys=ref.W)
+            inputs = exact_inputs(net, np.asarray(Xc, np.float64), Y, w_sys=ref.W)
 
     say("fit outcome")
     main_ev = evaluators[0] if evaluators else "sequential"

@@ -77,7 +77,8 @@ def evaluate_training(net, X, y, *, evaluator: str = "sequential", budget: int |
                       kind: str | None = None, rtol: float | None = None, **forward) -> TrainingEval:
     """Run ``net`` at its training points and judge the labels (see :class:`TrainingEval`).
 
-    X, y are the caller's inputs and labels (original row order, ``net.n_input`` rows).
+    X, y are the caller's inputs and labels (original row order, ``net.n_input`` rows); X may be
+    a :class:`~harness.build.streams.RowSource` (only the evaluated rows are read).
     ``positions`` (neuron order) overrides the choice of points; otherwise
     ``eval_positions(net.z, net.seed, budget, limit)`` picks them. ``forward`` goes to
     :meth:`Network.forward` (``fmt``, ``rounding``, ...). ``rtol`` is the real-label
@@ -85,6 +86,7 @@ def evaluate_training(net, X, y, *, evaluator: str = "sequential", budget: int |
     """
     from ..build.data import label_kind
     from ..build.sampling import EVAL_BUDGET, eval_positions
+    from ..build.streams import take_rows
 
     Y = np.asarray(y, np.float64).reshape(net.n_input, -1)
     kind = kind or label_kind(Y)
@@ -97,7 +99,7 @@ def evaluate_training(net, X, y, *, evaluator: str = "sequential", budget: int |
     rows = np.asarray(net.order)[positions]
     targets = Y[rows]
     with np.errstate(invalid="ignore", over="ignore"):
-        out = np.asarray(net.forward(np.asarray(X, np.float64)[rows], evaluator=evaluator, **forward),
+        out = np.asarray(net.forward(take_rows(X, rows), evaluator=evaluator, **forward),
                          np.float64).reshape(rows.size, -1)
         err = np.abs(out - targets)
     finite_err = bool(np.all(np.isfinite(err)))

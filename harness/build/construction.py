@@ -10,8 +10,10 @@ from ..core.errors import CollisionError, FormatOverflowError, HarnessError
 from ..core.formats import Format
 from ..core.seeding import rng_for, solve_seed
 from .network import Network
+from .ordering import gather_rows, stable_order
 from .solvers import SOLVERS
-from ..core.validation import as_inputs, as_labels, check_cast
+from ..core.validation import as_inputs, as_labels, check_cast, check_finite
+from .streams import is_source, take_rows
 
 __all__ = ["construct", "resolve_direction", "project_points", "DEFAULT_MAX_RETRIES"]
 
@@ -37,40 +39,66 @@ def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt
     return "explicit", af
 
 
+def _projector(Xf, F: tuple, seed: int, arith=None):
+    """a -> the projections <a, x_i> of every row of Xf (an array, or a RowSource read block by
+    block: each row's projection is computed alone, so the bits are the same either way)."""
+    if arith is not None:
+        from ..core.mixed import project_mixed
+
+        K = arith.layers[0].kernel()
+        kern = lambda B, v, row0: project_mixed(B, v, K)  # noqa: E731
+    elif F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+        from ..core.kernels import project_f64
+
+        kern = lambda B, v, row0: project_f64(B, v, np.empty(B.shape[0]))  # noqa: E731
+    else:
+        from ..core.kernels import project
+
+        kseed = solve_seed(seed)
+        kern = lambda B, v, row0: project(B, v, F, kseed, row0)  # noqa: E731
+    if not is_source(Xf):
+        return lambda v: kern(Xf, v, 0)
+
+    def streamed(v):
+        z = np.empty(Xf.n)
+        for start, B in Xf.blocks():
+            z[start:start + B.shape[0]] = kern(B, v, start)
+        return z
+
+    return streamed
+
+
 def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, attempt: int = 0,
                    arith=None):
     """(direction name, a, z): the direction for this attempt and the projections
     ``<a, x_i>`` exactly as :func:`construct` computes them (same kernel, rounding and
     stochastic-rounding seed; with ``arith`` an arithmetic S@A: accumulated in A, rounded
     once to S). Raises if a projection overflows the format."""
-    if arith is not None:
-        from ..core.mixed import project_mixed
-
-        K = arith.layers[0].kernel()
-        proj = lambda v: project_mixed(Xf, v, K)  # noqa: E731
-    elif F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
-        from ..core.kernels import project_f64
-
-        proj = lambda v: project_f64(Xf, v)  # noqa: E731
-    else:
-        from ..core.kernels import project
-
-        kseed = solve_seed(seed)
-        proj = lambda v: project(Xf, v, F, kseed)  # noqa: E731
+    proj = _projector(Xf, F, seed, arith)
     dname, a = resolve_direction(Xf, direction, fmt, seed, attempt, project=proj)
     z = proj(a)
-    bad = np.flatnonzero(~np.isfinite(z))
-    if bad.size:
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(np.sum(z))  # one read: a NaN or infinity makes the sum one
+    bad = np.flatnonzero(~np.isfinite(z)) if not finite else ()
+    if len(bad):
+        if not is_source(Xf):  # an input that is not finite is the input's error, not an overflow
+            check_finite(Xf)
         raise FormatOverflowError(f"projection <a, x> of row {int(bad[0])} overflows {fmt.name} "
                            f"(direction {dname}); rescale the data")
     return dname, a, z
 
 
-def _sort_and_dedupe(z, Xf, X, Y, final: bool):
+def _rows_equal(Xf, r0, r1) -> np.ndarray:
+    """Whether rows r0[i] and r1[i] of Xf (an array or a RowSource: one gather) are identical."""
+    R = take_rows(Xf, np.concatenate([r0, r1]))
+    return np.all(R[:r0.size] == R[r0.size:], axis=1)
+
+
+def _sort_and_dedupe(z, Xf, X, Y, final: bool, Yf=None):
     """Sort projections; merge duplicate points; find collisions (vectorised).
 
     Returns (order, keep mask over sorted positions, merged pairs, collision or None, the
-    sorted projections z[order]).
+    sorted projections z[order], the labels Yf[order] or None when ties changed the order).
     Duplicate points (identical rows in the format) have equal projections under
     every direction, so they are equal neighbours after sorting. If every pair of
     equal neighbours is identical, each run of equal projections is one repeated
@@ -78,18 +106,16 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
     ``final`` try, are the runs re-sorted by row contents to look for duplicates
     with conflicting labels (the more fundamental error) before reporting it.
     """
-    # Quicksort first (twice as fast as a stable sort at 10^7); only ties need the stable
-    # order (equal projections: duplicates or collisions), and then the stable sort redoes it,
-    # so the result is always that of a stable sort.
-    order = np.argsort(z)
+    # numpy's stable argsort, by a vectorised sort of packed keys (harness.build.ordering)
+    res = stable_order(z, Yf)
+    order, zs, Ys = res if Yf is not None else (*res, None)
     keep = np.ones(z.size, dtype=bool)
-    zs = z[order]
     eq = zs[1:] == zs[:-1]
     if not eq.any():
-        return order, keep, [], None, zs
-    order = np.argsort(z, kind="stable")
-    zs = z[order]
-    same_row = eq & np.all(Xf[order[1:]] == Xf[order[:-1]], axis=1)
+        return order, keep, [], None, zs, Ys
+    tie = np.flatnonzero(eq)
+    same_row = np.zeros(eq.size, dtype=bool)
+    same_row[tie] = _rows_equal(Xf, order[tie], order[tie + 1])
     collide = np.flatnonzero(eq & ~same_row)
     collision = None
     if collide.size:
@@ -97,16 +123,17 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
         r0, r1 = sorted((int(order[i]), int(order[i + 1])))
         collision = (r0, r1, float(zs[i]), int(collide.size))
         if not final:
-            return order, keep, [], collision, zs
+            return order, keep, [], collision, zs, None
         # group identical rows inside each run: sort runs by (row contents, row index)
         in_run = np.zeros(z.size, dtype=bool)
         in_run[:-1] |= eq
         in_run[1:] |= eq
         pos = np.flatnonzero(in_run)
         sub = order[pos]
-        keys = [sub] + [Xf[sub, j] for j in range(Xf.shape[1] - 1, -1, -1)] + [z[sub]]
+        Xs = take_rows(Xf, sub)
+        keys = [sub] + [Xs[:, j] for j in range(Xf.shape[1] - 1, -1, -1)] + [z[sub]]
         order[pos] = sub[np.lexsort(keys)]
-        same_row = eq & np.all(Xf[order[1:]] == Xf[order[:-1]], axis=1)
+        same_row[tie] = _rows_equal(Xf, order[tie], order[tie + 1])
     dup = np.flatnonzero(same_row)
     merged = []
     if dup.size:
@@ -117,13 +144,14 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool):
         differ = np.flatnonzero(np.any(Y[dropped] != Y[rep], axis=1))
         if differ.size:
             r, r0 = int(dropped[differ[0]]), int(rep[differ[0]])
-            note = "" if np.array_equal(X[r], X[r0]) else " after rounding to the format"
+            pair = take_rows(X, [r, r0])
+            note = "" if np.array_equal(pair[0], pair[1]) else " after rounding to the format"
             err = CollisionError if note else HarnessError
             raise err(f"rows {r0} and {r} are the same point{note} with different labels "
                       f"({Y[r0].tolist()} vs {Y[r].tolist()}): no function can fit both")
         keep[dup + 1] = False
         merged = list(zip(dropped.tolist(), rep.tolist()))
-    return order, keep, merged, collision, z[order]
+    return order, keep, merged, collision, z[order], None
 
 
 def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", solver="recurrence",
@@ -134,7 +162,8 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     Parameters
     ----------
     X, y : array_like
-        Distinct points and their labels. Duplicate points with equal labels are
+        Distinct points and their labels. X may be a :class:`harness.build.streams.RowSource`
+        (rows read block by block: O(n) memory; the same network, bit for bit). Duplicate points with equal labels are
         merged (recorded in ``Network.merged``); with different labels it is an error.
     direction : str or array_like
         ``ones``, ``gaussian``, ``best-of:K``, ``maximin:K`` or an explicit vector of length d.
@@ -187,22 +216,37 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     else:
         F = fmt_obj.kernel_spec(rounding)
     solver_entry = SOLVERS.get(solver)
-    Xc = as_inputs(X)  # float64, finite; the caller's own array where it already is one (read only here)
-    Y, one_d = as_labels(y, Xc.shape[0])
-    if fmt_obj.name == "float64":  # rounding to float64 is the identity: no copies, nothing can overflow
-        Xf, Yf = Xc, Y
+    if is_source(X):  # a RowSource (harness.build.streams): validated and rounded block by block
+        Xc, Xf = X, X.in_format(fmt_obj)
+        Y, one_d = as_labels(y, X.n)
+        Yf = Y
+        if fmt_obj.name != "float64":
+            Yf = fmt_obj.cast(Y)
+            check_cast(Y, Yf, "y", fmt_obj)
     else:
-        Xf = fmt_obj.cast(Xc)
-        check_cast(Xc, Xf, "X", fmt_obj)
-        Yf = fmt_obj.cast(Y)
-        check_cast(Y, Yf, "y", fmt_obj)
+        # float64; the caller's own array where it already is one (read only here). Finite: checked
+        # here, or in float64 with a direction that does not look at the rows (gaussian, ones, an
+        # explicit vector) proved by the projections: a NaN or an infinity in a row makes its
+        # projection NaN or infinite (inf * 0 is NaN, inf - inf is NaN, NaN propagates), and
+        # project_points names the entry before calling anything an overflow.
+        deferred = fmt_obj.name == "float64" and arith is None and (
+            not isinstance(direction, str) or DIRECTIONS.get(direction).name in ("gaussian", "ones"))
+        Xc = as_inputs(X, finite=not deferred)
+        Y, one_d = as_labels(y, Xc.shape[0])
+        if fmt_obj.name == "float64":  # rounding to float64 is the identity: no copies, nothing can overflow
+            Xf, Yf = Xc, Y
+        else:
+            Xf = fmt_obj.cast(Xc)
+            check_cast(Xc, Xf, "X", fmt_obj)
+            Yf = fmt_obj.cast(Y)
+            check_cast(Y, Yf, "y", fmt_obj)
     kseed = solve_seed(seed)
 
     retry = isinstance(direction, str) and direction.split(":")[0] in RANDOM_DIRECTIONS
     tries = 1 + (int(max_retries) if retry else 0)
     for attempt in range(tries):
         dname, a, z = project_points(Xf, direction, fmt_obj, F, seed, attempt, arith=arith)
-        order, keep, merged, collision, zs = _sort_and_dedupe(z, Xf, Xc, Y, final=attempt == tries - 1)
+        order, keep, merged, collision, zs, Yn = _sort_and_dedupe(z, Xf, Xc, Y, final=attempt == tries - 1, Yf=Yf)
         if collision is None:
             break
     else:
@@ -221,9 +265,10 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     if not keep.all():
         order = order[keep]
         zs = zs[keep]
+        Yn = None
     b, moved = place(bias, zs, fmt_obj, rng_for(seed, "bias"), first_offset)
     bias_name = bias if isinstance(bias, str) else "explicit"
-    W = solver_entry.func(zs, np.ascontiguousarray(b), np.ascontiguousarray(Yf[order]), arith or fmt_obj, F, kseed)
+    W = solver_entry.func(zs, np.ascontiguousarray(b), gather_rows(Yf, order) if Yn is None else Yn, arith or fmt_obj, F, kseed)
     return Network.adopt(
         a=a, b=b, w=W[:, 0] if one_d else W, z=zs, order=order, fmt=fmt_obj.name,
         direction=dname, bias=bias_name, solver=solver_entry.name, rounding=rounding,

@@ -23,7 +23,7 @@ import numpy as np
 from ..core.errors import HarnessError
 from ..core.registry import Registry, int_param
 
-__all__ = ["DATA", "LABELS", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim", "real_size"]
+__all__ = ["DATA", "LABELS", "BLOCKWISE", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim", "real_size"]
 
 class DataSource(Protocol):
     """A data generator: X (n, d), or (X, the data's own labels), from n, d, a seeded
@@ -215,6 +215,12 @@ def cifar10(n, d, rng, param):
 #: the shuffle is of all n); every other source draws its points so that the first n of n + m
 #: are the n-point data set (tests/test_data.py checks both ways).
 NOT_PREFIX = ("equispaced",)
+
+#: Generators whose rows, drawn block by block from one Generator (any block sizes), are bit for bit
+#: those of one call for all n: each row is drawn alone, in order, from the one stream. These are
+#: the ones a problem can stream (harness.build.streams.GeneratedSource; tests/test_streams.py holds
+#: each to it). The others draw from several streams, or from all n at once.
+BLOCKWISE = ("uniform", "gaussian", "sphere", "lattice")
 
 
 def native_dim(kind: str):

@@ -100,8 +100,12 @@ def _npy(path: Path, what: str = ""):
         return np.load(fh, allow_pickle=False)
 
 
-def load_table(path, labels_path=None, header: bool = False) -> DataFile:
-    """The :class:`DataFile` of ``path``; see the module docstring for the layouts."""
+def load_table(path, labels_path=None, header: bool = False, stream: bool | None = False) -> DataFile:
+    """The :class:`DataFile` of ``path``; see the module docstring for the layouts.
+
+    ``stream``: a .npy's X memory-mapped as a :class:`harness.build.streams.NpySource` (read in
+    blocks, validated block by block; the labels read whole) when True, loaded when False,
+    and when None memory-mapped if the file is over harness.build.problems.STREAM_MIN_BYTES."""
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"no such file: {path}")
@@ -115,6 +119,12 @@ def load_table(path, labels_path=None, header: bool = False) -> DataFile:
                            "which holds its own labels")
     if header and suffix != ".csv":
         raise HarnessError(f"--header applies to .csv input; {path} is {suffix}")
+    if stream and suffix != ".npy":
+        raise HarnessError(f"{path}: streaming reads .npy files (memory-mapped); {suffix} is loaded whole")
+    if suffix == ".npy" and stream is None:
+        from .problems import STREAM_MIN_BYTES
+
+        stream = path.stat().st_size > STREAM_MIN_BYTES
     lines = None
     current = path
     try:
@@ -127,6 +137,19 @@ def load_table(path, labels_path=None, header: bool = False) -> DataFile:
                     raise HarnessError(f"{path}: .npz needs arrays named X and y; missing {missing}, "
                                        f"found {sorted(f.files)}")
                 X, y = f["X"], f["y"]
+        elif suffix == ".npy" and stream:
+            from .streams import NpySource
+
+            X = NpySource(path, labels_last=labels_path is None)
+            if labels_path is None:
+                y = X.labels()
+            else:
+                current = Path(labels_path)
+                if not current.exists():
+                    raise HarnessError(f"--labels-file: no such file: {current}")
+                y = _npy(current, " (the labels file)")
+                if np.ndim(y) >= 1 and len(y) != X.n:
+                    raise HarnessError(f"{current}: {len(y)} labels for the {X.n} rows of {path}")
         elif suffix == ".npy":
             arr = _npy(path)
             if labels_path is not None:

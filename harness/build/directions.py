@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from ..core.registry import Registry, int_param
+from .streams import take_rows
 
 __all__ = ["DIRECTIONS", "RANDOM_DIRECTIONS", "min_gap", "relative_gap", "MAXIMIN_EVALS", "MAXIMIN_GAPS"]
 
@@ -123,11 +124,14 @@ def maximin(X, fmt, rng, param, project=None):
         gaps = np.diff(z[order])
         m = min(MAXIMIN_GAPS, gaps.size)
         small = np.argsort(gaps, kind="stable")[:m]
-        wide = X[order[-1]] - X[order[0]]
+        # the rows used, in one gather (a streamed X reads them in one pass)
+        R = take_rows(X, np.concatenate([[order[-1], order[0]], np.ravel(np.column_stack([order[small + 1],
+                                                                                          order[small]]))]))
+        wide = R[0] - R[1]
         span = np.sum(a * wide)
         grad = -m * wide / span
-        for i in small:
-            v = X[order[i + 1]] - X[order[i]]
+        for t in range(small.size):
+            v = R[2 + 2 * t] - R[3 + 2 * t]
             # the gap as float64 sees it; floored at a rounding of the range (the format's order may
             # disagree with float64's on a pair that close)
             grad = grad + v / max(abs(np.sum(a * v)), np.finfo(float).eps * abs(span))

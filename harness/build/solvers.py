@@ -58,7 +58,7 @@ def recurrence(z, b, Y, fmt, F, seed):
         return solve_recurrence_mixed(z, b, Y, F)
     from ..core.kernels import solve_recurrence
 
-    return solve_recurrence(z, b, Y, F, seed)
+    return solve_recurrence(z, b, Y, F, seed, np.empty(Y.shape))
 
 
 @SOLVERS.register("backsub")

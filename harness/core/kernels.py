@@ -30,12 +30,16 @@ __all__ = [
 
 
 @njit(cache=True, parallel=True)
-def project_f64(X, a):
+def project_f64(X, a, out=None):
     """:func:`project` in float64 with round-to-nearest, where rounding is the hardware's: the
     same products and sums in the same order (left to right, no FMA, no reassociation), so the
-    same bits (tests/test_kernels.py holds the two equal), without the per-operation dispatch."""
+    same bits (tests/test_kernels.py holds the two equal), without the per-operation dispatch.
+    ``out``: the result's array (allocated by numpy: huge pages, fewer page faults), else new."""
     m, d = X.shape
-    z = np.empty(m)
+    if out is None:
+        z = np.empty(m)
+    else:
+        z = out
     for i in prange(m):
         acc = X[i, 0] * a[0]
         for j in range(1, d):
@@ -55,24 +59,59 @@ def _dot(x, a, F, st):
 
 
 @njit(cache=True, parallel=True)
-def project(X, a, F, seed):
-    """Projections ``<a, x_i>`` of every row of X in format F (rows in parallel)."""
+def project(X, a, F, seed, row0=0):
+    """Projections ``<a, x_i>`` of every row of X in format F (rows in parallel). X may be rows
+    row0.. of a larger input (a block): row i's stochastic-rounding stream is that of row row0 + i."""
     m = X.shape[0]
     z = np.empty(m)
     for i in prange(m):
-        z[i], _ = _dot(X[i], a, F, stream(seed, STREAM_PROJECT, i))
+        z[i], _ = _dot(X[i], a, F, stream(seed, STREAM_PROJECT, row0 + i))
     return z
 
 
 @njit(cache=True)
-def solve_recurrence(z, b, Y, F, seed):
+def _recurrence_f64(z, b, Y, out=None):
+    """:func:`solve_recurrence` in float64 with round-to-nearest: the same operations in the same
+    order, rounded by the hardware (no FMA, no reassociation), so the same bits
+    (tests/test_kernels.py holds the two equal). ``out``: the (n, k) result array, else new."""
+    n, k = Y.shape
+    if out is None:
+        W = np.empty((n, k))
+    else:
+        W = out
+    for c in range(k):
+        S = 0.0
+        T = 0.0
+        for i in range(n):
+            num = (Y[i, c] - z[i] * S) + T
+            w = num / (z[i] - b[i])
+            W[i, c] = w
+            S = S + w
+            T = T + w * b[i]
+    return W
+
+
+@njit(cache=True)
+def solve_recurrence(z, b, Y, F, seed, out=None):
     """Forward recurrence of MATH.md §3, O(n) time and memory.
 
     ``w_i = ((y_i - z_i*S) + T) / (z_i - b_i)``, then ``S += w_i``, ``T += w_i*b_i``,
-    with S, T the running slope and intercept sums.
+    with S, T the running slope and intercept sums. ``out``: the (n, k) result array
+    (allocated by numpy: huge pages for large arrays, fewer page faults), else a new one.
     """
+    if F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+        return _recurrence_f64(z, b, Y, out)
+    return _recurrence_ops(z, b, Y, F, seed, out)
+
+
+@njit(cache=True)
+def _recurrence_ops(z, b, Y, F, seed, out=None):
+    """The recurrence with every operation rounded to F (:func:`solve_recurrence`)."""
     n, k = Y.shape
-    W = np.empty((n, k))
+    if out is None:
+        W = np.empty((n, k))
+    else:
+        W = out
     st = stream(seed, STREAM_RECURRENCE, 0)
     for c in range(k):
         S = 0.0
@@ -200,15 +239,56 @@ def _forward(X, a, b, W, F, seed, compensated):
     return out
 
 
+@njit(cache=True, parallel=True)
+def _forward_f64(X, a, b, W, compensated):
+    """:func:`_forward` in float64 with round-to-nearest, where rounding is the hardware's: the
+    same operations in the same order (no FMA, no reassociation), so the same bits
+    (tests/test_kernels.py holds the two equal), without the per-operation dispatch."""
+    m = X.shape[0]
+    n, k = W.shape
+    d = X.shape[1]
+    out = np.zeros((m, k))
+    stop = _all_finite(W)
+    for i in prange(m):
+        t = X[i, 0] * a[0]
+        for j in range(1, d):
+            t = t + X[i, j] * a[j]
+        acc = np.zeros(k)
+        comp = np.zeros(k)
+        for j in range(n):
+            h = t - b[j]
+            if h <= 0.0:
+                if stop:
+                    break
+                h = 0.0
+            for c in range(k):
+                term = W[j, c] * h
+                s = acc[c] + term
+                if compensated:
+                    if abs(acc[c]) >= abs(term):
+                        e = (acc[c] - s) + term
+                    else:
+                        e = (term - s) + acc[c]
+                    comp[c] = comp[c] + e
+                acc[c] = s
+        for c in range(k):
+            out[i, c] = acc[c] + comp[c] if compensated else acc[c]
+    return out
+
+
 @njit(cache=True)
 def eval_sequential(X, a, b, W, F, seed):
     """The network's forward pass, every op rounded, neurons summed in sorted order."""
+    if F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+        return _forward_f64(X, a, b, W, False)
     return _forward(X, a, b, W, F, seed, False)
 
 
 @njit(cache=True)
 def eval_compensated(X, a, b, W, F, seed):
     """Forward pass with Neumaier summation in the working format."""
+    if F[0] == 0 and F[4] == 0:
+        return _forward_f64(X, a, b, W, True)
     return _forward(X, a, b, W, F, seed, True)
 
 

@@ -27,11 +27,12 @@ def _numeric(arr, what):
 _EXACT_INT = 2**53
 
 
-def _where(idx, ndim):
-    return f"row {idx[0]}" + (f", column {idx[1]}" if ndim == 2 else "")
+def _where(idx, ndim, row0: int = 0):
+    """'row i[, column j]' of an entry; ``row0``: the array is rows row0.. of a larger one."""
+    return f"row {int(idx[0]) + row0}" + (f", column {idx[1]}" if ndim == 2 else "")
 
 
-def _exact_float64(arr, what):
+def _exact_float64(arr, what, row0: int = 0):
     """``arr`` (an ndarray) as float64, refusing what float64 would change: complex values (the
     imaginary part would be dropped), longdouble values and integers beyond 2^53 that do not
     round-trip. Object and string arrays go through :func:`_numeric`."""
@@ -47,7 +48,7 @@ def _exact_float64(arr, what):
             for idx in np.argwhere(big):
                 v = int(arr[tuple(idx)])
                 if int(out[tuple(idx)]) != v:
-                    raise HarnessError(f"{what} {_where(idx, arr.ndim)} = {v} is not exactly representable "
+                    raise HarnessError(f"{what} {_where(idx, arr.ndim, row0)} = {v} is not exactly representable "
                                        f"in float64 (integers beyond 2^53 round); scale or recentre the data")
             return out
     if kind == "f" and arr.dtype.itemsize > 8:
@@ -56,7 +57,7 @@ def _exact_float64(arr, what):
             bad = (out.astype(arr.dtype) != arr) & np.isfinite(arr)
         if bad.any():
             idx = np.argwhere(bad)[0]
-            raise HarnessError(f"{what} {_where(idx, arr.ndim)} = {arr[tuple(idx)]!r} ({arr.dtype}) is not exactly "
+            raise HarnessError(f"{what} {_where(idx, arr.ndim, row0)} = {arr[tuple(idx)]!r} ({arr.dtype}) is not exactly "
                                f"a float64; round it to float64 first if that is meant")
         return out
     if kind in "fiub":
@@ -64,7 +65,7 @@ def _exact_float64(arr, what):
     return _numeric(arr, what)
 
 
-def _finite(arr, what):
+def _finite(arr, what, row0: int = 0):
     # one read, no n x d temporary: a finite sum proves every entry finite (a NaN or an infinity
     # makes it NaN or infinite); only a sum that is not finite (a bad entry, or an overflow of
     # the sum itself) needs the entrywise search below
@@ -74,7 +75,7 @@ def _finite(arr, what):
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = np.argwhere(bad)[0]
-        raise HarnessError(f"{what} {_where(idx, arr.ndim)} is {arr[tuple(idx)]!r}: inputs must be finite")
+        raise HarnessError(f"{what} {_where(idx, arr.ndim, row0)} is {float(arr[tuple(idx)])!r}: inputs must be finite")
 
 
 def _as_array(v, what):
@@ -86,9 +87,11 @@ def _as_array(v, what):
         return _numeric(v, what)
 
 
-def as_inputs(X) -> np.ndarray:
-    """X as a C-contiguous float64 (n, d) array with n, d >= 1 and finite entries."""
-    arr = _exact_float64(_as_array(X, "X"), "X")
+def as_inputs(X, row0: int = 0, finite: bool = True) -> np.ndarray:
+    """X as a C-contiguous float64 (n, d) array with n, d >= 1 and finite entries (``row0``: X is
+    rows row0.. of a larger input, as a block of :mod:`harness.build.streams`; messages say so).
+    ``finite=False`` leaves the finiteness check to the caller (:func:`check_finite`)."""
+    arr = _exact_float64(_as_array(X, "X"), "X", row0)
     if arr.ndim != 2:
         raise HarnessError(f"X must be 2-D (n points x d features), got shape {arr.shape}"
                            + ("; for 1-D data use X.reshape(-1, 1)" if arr.ndim == 1 else ""))
@@ -97,8 +100,14 @@ def as_inputs(X) -> np.ndarray:
         raise HarnessError("X has no points (n = 0)")
     if d == 0:
         raise HarnessError("X has no features (d = 0)")
-    _finite(arr, "X")
+    if finite:
+        _finite(arr, "X", row0)
     return np.ascontiguousarray(arr)
+
+
+def check_finite(arr, what: str = "X") -> None:
+    """Raise naming the first entry of ``arr`` that is not finite (as :func:`as_inputs` does)."""
+    _finite(arr, what)
 
 
 def as_labels(y, n: int):
@@ -134,11 +143,11 @@ def check_memory(estimate: float, what: str) -> None:
                            f"{total / 2**30:,.1f} GiB (make n, d or K smaller)")
 
 
-def check_cast(orig: np.ndarray, cast: np.ndarray, what: str, fmt) -> None:
-    """Raise naming the first entry that overflowed when rounded to ``fmt``."""
+def check_cast(orig: np.ndarray, cast: np.ndarray, what: str, fmt, row0: int = 0) -> None:
+    """Raise naming the first entry that overflowed when rounded to ``fmt`` (``row0`` as in as_inputs)."""
     bad = ~np.isfinite(cast)
     if bad.any():
         idx = np.argwhere(bad)[0]
         ndim = 2 if orig.ndim == 2 and orig.shape[1] > 1 else 1  # a single column: the row alone
-        raise FormatOverflowError(f"{what} {_where(idx, ndim)} = {orig[tuple(idx)]!r} overflows {fmt.name} "
+        raise FormatOverflowError(f"{what} {_where(idx, ndim, row0)} = {float(orig[tuple(idx)])!r} overflows {fmt.name} "
                            f"(largest finite {fmt.max_finite!r})")

@@ -68,8 +68,12 @@ def memory_estimate(p: Point, metrics) -> int:
     """Bytes one point may need (an upper-side estimate, for the sweep's memory budget)."""
     from ..build.data import native_dim
 
+    from ..build.problems import streams
+    from ..build.streams import BLOCK_BYTES
+
     d = native_dim(p.data) or p.d
-    b = p.n * d * 8 * 4 + p.n * 8 * 40
+    # a streamed X (harness.build.problems.streams) holds a block or two of rows, not n x d
+    b = (4 * BLOCK_BYTES if streams(p.n, d, p.data) else p.n * d * 8 * 4) + p.n * 8 * 40
     if p.solver == "lapack":
         b += 2 * p.n * p.n * 8
     if "conditioning" in metrics and p.n <= SWEEP_COND_LIMITS["lapack_max_n"]:
@@ -114,7 +118,7 @@ def _compute_row(point: dict, metrics, memory_limit_gb) -> dict:
         return row
     try:
         X, y = make_problem(p.n, p.d, p.data, p.labels, direction=p.direction, fmt=p.fmt, rounding=p.rounding,
-                            seed=p.seed)
+                            seed=p.seed, stream=None)
         t1 = time.perf_counter()
         net = construct(X, y, direction=p.direction, bias=p.bias, fmt=p.fmt, solver=p.solver, seed=p.seed,
                         rounding=p.rounding)
