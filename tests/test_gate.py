@@ -291,3 +291,21 @@ def test_a_3x_slowdown_is_flagged_and_noise_is_not_20_times_in_a_row():
     # without rounds (an older baseline), the factor alone decides, and says so
     verdict, reason = bench_change(3.0, 1.0, None, None)
     assert verdict == "regression" and "factor only" in reason
+
+
+def test_digest_keeps_at_most_bench_max_samples_evenly_spaced(tmp_path):
+    """An auto-calibrated benchmark's thousands of rounds become BENCH_MAX_SAMPLES evenly spaced
+    ones (first and last kept, in order); short lists are kept whole."""
+    import json
+
+    from harness.report.compare import BENCH_MAX_SAMPLES, bench_samples
+
+    long = [float(i) for i in range(10_000)]
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"benchmarks": [
+        {"name": "long", "extra_info": {"samples_vs_x": long}},
+        {"name": "short", "extra_info": {"samples_vs_x": [3.0, 1.0]}}]}))
+    s = bench_samples(p)
+    got = s["long"]["ratio_vs_x"]
+    assert len(got) == BENCH_MAX_SAMPLES and got[0] == 0.0 and got[-1] == 9999.0 and got == sorted(set(got))
+    assert s["short"]["ratio_vs_x"] == [3.0, 1.0]

@@ -208,13 +208,26 @@ def bench_ratios(bench_json) -> dict:
     return out
 
 
+#: Samples kept per benchmark ratio in a digest: auto-calibrated benchmarks run thousands of rounds;
+#: evenly spaced ones (first and last included) keep the baseline small and the test's power ample.
+BENCH_MAX_SAMPLES = 64
+
+
+def _spread(v: list, m: int = BENCH_MAX_SAMPLES) -> list:
+    """At most m evenly spaced elements of v, in order (all of v when it is no longer)."""
+    if len(v) <= m:
+        return list(v)
+    return [v[round(i * (len(v) - 1) / (m - 1))] for i in range(m)]
+
+
 def bench_samples(bench_json) -> dict:
-    """{benchmark name: {ratio name: [every round's time over the reference]}} (the
-    ``samples_vs_*`` lists benchmarks/conftest.py records); ratios without samples left out."""
+    """{benchmark name: {ratio name: [each round's time over the reference]}} (the
+    ``samples_vs_*`` lists benchmarks/conftest.py records, at most BENCH_MAX_SAMPLES of them, evenly
+    spaced); ratios without samples left out."""
     out = {}
     for b in _bench_json(bench_json).get("benchmarks", []):
         info = b.get("extra_info") or {}
-        s = {"ratio_vs_" + k[len("samples_vs_"):]: [float(x) for x in v] for k, v in info.items()
+        s = {"ratio_vs_" + k[len("samples_vs_"):]: _spread([float(x) for x in v]) for k, v in info.items()
              if k.startswith("samples_vs_") and isinstance(v, list)}
         if s:
             out[b["name"]] = s
