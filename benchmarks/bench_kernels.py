@@ -80,9 +80,9 @@ def test_construct_d16_vs_argsort(benchmark, ratio, n):
     construction sorts packed 64-bit keys (harness.build.ordering: numpy's vectorised integer
     sort, ~10x its argsort here), so the floor it is measured against is not the sort it uses;
     ``ratio_vs_sort`` records the ratio to np.sort of the same values too (the integer sort's
-    own floor). Measured here: 0.57x argsort at 10^7 (met), 1.3-1.8x at 10^6 (not met: at
-    10^6 argsort is 16-21 ms, the recurrence alone, a chain of dependent divisions, 6 ms, and
-    the ~57 MB of fresh result arrays cost their page faults)."""
+    own floor). Measured here: 0.59x argsort at 10^7 (met), 1.27-1.33x at 10^6 (not met: at
+    10^6 argsort is 17 ms, the recurrence alone, a chain of dependent divisions, 6 ms, and the
+    packed keys' sort 5 ms)."""
     import harness
 
     rng = np.random.default_rng(0)

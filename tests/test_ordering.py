@@ -27,6 +27,8 @@ def _cases():
     yield "all near-equal", 1.0 + rng.integers(0, 2**20, 10_000) * 2.0**-52
     yield "outlier (fallback)", _outlier(rng)
     yield "range overflows (float keys)", np.r_[rng.standard_normal(1000), 1.7e308, -1.7e308]
+    # float keys with a descent: values equal in all but the low bits the index takes
+    yield "float keys, fix-up", np.r_[1.0 + rng.integers(0, 2**10, 3000) * 2.0**-52, 1.7e308, -1.7e308]
     yield "ties among many", np.round(rng.standard_normal(50_000), 3)
     yield "signed zeros", rng.choice([-0.0, 0.0, 1.0, -1.0, 5e-324, -5e-324], 5000)
     yield "subnormals and extremes", np.r_[rng.standard_normal(3000) * 1e-310, [1.7e308, -1.7e308, 0.0, -0.0]]
@@ -49,6 +51,8 @@ def test_stable_order_is_numpys_stable_argsort(name, z):
         Y = np.random.default_rng(k).standard_normal((z.size, k))
         o2, zs2, Ys = stable_order(z, Y)
         assert np.array_equal(o2, ref) and np.array_equal(zs2, zs) and np.array_equal(Ys, Y[ref])
+    ties = ordering.sort_projections(z)[3]  # the construction's tie test, from the same pass
+    assert ties == bool(np.any(zs[1:] == zs[:-1]))
 
 
 def test_the_fix_up_and_the_fallback_both_run(monkeypatch):
@@ -60,10 +64,10 @@ def test_the_fix_up_and_the_fallback_both_run(monkeypatch):
     rng = np.random.default_rng(1)
     z = _near_equal(rng)
     k = int(z.size - 1).bit_length()
-    s = ordering.sorted_keys(z, k)
+    s = ordering.sorted_keys(z, k)[0]
     zs = np.empty(z.size)
     ordering._unpack(s, z, k, np.empty(0), np.empty(z.size, np.int64), zs, np.empty(0))
-    assert ordering._bad_runs(s, k, zs)[0].size  # misordered before the fix-up
+    assert ordering._neighbours(zs)[0]  # misordered before the fix-up
     assert np.array_equal(stable_order(z)[0], real(z, kind="stable"))
     assert calls == []  # the fix-up did it, not the fallback
     z = _outlier(rng)  # nearly every row in one run: the fallback

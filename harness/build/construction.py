@@ -10,7 +10,7 @@ from ..core.errors import CollisionError, FormatOverflowError, HarnessError
 from ..core.formats import Format
 from ..core.seeding import rng_for, solve_seed
 from .network import Network
-from .ordering import gather_rows, stable_order
+from .ordering import gather_rows, sort_projections
 from .solvers import SOLVERS
 from ..core.validation import as_inputs, as_labels, check_cast, check_finite
 from .streams import is_source, take_rows
@@ -97,7 +97,7 @@ def _rows_equal(Xf, r0, r1) -> np.ndarray:
 def _sort_and_dedupe(z, Xf, X, Y, final: bool, Yf=None):
     """Sort projections; merge duplicate points; find collisions (vectorised).
 
-    Returns (order, keep mask over sorted positions, merged pairs, collision or None, the
+    Returns (order, keep mask over sorted positions or None for all, merged pairs, collision or None, the
     sorted projections z[order], the labels Yf[order] or None when ties changed the order).
     Duplicate points (identical rows in the format) have equal projections under
     every direction, so they are equal neighbours after sorting. If every pair of
@@ -107,12 +107,11 @@ def _sort_and_dedupe(z, Xf, X, Y, final: bool, Yf=None):
     with conflicting labels (the more fundamental error) before reporting it.
     """
     # numpy's stable argsort, by a vectorised sort of packed keys (harness.build.ordering)
-    res = stable_order(z, Yf)
-    order, zs, Ys = res if Yf is not None else (*res, None)
+    order, zs, Ys, ties = sort_projections(z, Yf)
+    if not ties:  # the usual case: no mask, no n-long temporaries
+        return order, None, [], None, zs, Ys
     keep = np.ones(z.size, dtype=bool)
     eq = zs[1:] == zs[:-1]
-    if not eq.any():
-        return order, keep, [], None, zs, Ys
     tie = np.flatnonzero(eq)
     same_row = np.zeros(eq.size, dtype=bool)
     same_row[tie] = _rows_equal(Xf, order[tie], order[tie + 1])
@@ -252,7 +251,7 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     else:
         r0, r1, zval, count = collision
         what = f"after {tries} directions" if tries > 1 else f"(direction {dname})"
-        distinct = int(keep.sum())
+        distinct = int(keep.sum()) if keep is not None else z.size
         room = fmt_obj.count_between(float(z.min()), float(z.max()))
         pigeon = (f"; {fmt_obj.name} has only {room} values between the smallest and largest "
                   f"projection, fewer than the {distinct} distinct points" if room < distinct else "")
@@ -262,7 +261,7 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
                            f"{np.array2string(a[:6], precision=4)}{' ...' if a.size > 6 else ''}{pigeon}; "
                            "use another direction (e.g. gaussian or best-of:K) or a wider format")
 
-    if not keep.all():
+    if keep is not None and not keep.all():
         order = order[keep]
         zs = zs[keep]
         Yn = None

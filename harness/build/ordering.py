@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["stable_order", "gather_rows", "FALLBACK_SHARE"]
+__all__ = ["stable_order", "sort_projections", "gather_rows", "FALLBACK_SHARE"]
 
 #: Rows in runs of equal truncated keys above this share: numpy's stable argsort instead.
 FALLBACK_SHARE = 0.25
@@ -78,30 +78,60 @@ def _unpack(s, z, k, y, order, zs, ys):
 
 
 @njit(cache=True)
-def _run_around(s, kk, i):
-    """(first, last) position of the run of keys equal to s[i]'s (s[i - 1] is in it: a descent
+def _neighbours(zs):
+    """(whether some zs[i] < zs[i - 1], whether some zs[i] == zs[i - 1]), in one pass (stopping at
+    the first descent)."""
+    ties = False
+    for i in range(1, zs.size):
+        if zs[i] < zs[i - 1]:
+            return True, ties
+        if zs[i] == zs[i - 1]:
+            ties = True
+    return False, ties
+
+
+@njit(cache=True)
+def _value_keys(zs, k, affine, zmin, scale):
+    """The value part of each sorted row's packed key, recomputed from its value by the same
+    operations (the packed keys' memory holds the order by now)."""
+    n = zs.size
+    out = np.empty(n, dtype=np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    kk = np.uint64(k)
+    for i in range(n):
+        if affine:
+            out[i] = np.uint64((zs[i] - zmin) * scale)
+        else:
+            u = np.array([zs[i]]).view(np.uint64)[0]
+            if u == sign:
+                u = np.uint64(0)
+            out[i] = (~u if (u & sign) else (u | sign)) >> kk
+    return out
+
+
+@njit(cache=True)
+def _run_around(key, i):
+    """(first, last) position of the run of keys equal to key[i] (key[i - 1] is in it: a descent
     between different keys cannot happen, the keys being sorted and monotone in the value)."""
-    key = s[i] >> kk
     lo, hi = i - 1, i
-    while lo > 0 and (s[lo - 1] >> kk) == key:
+    while lo > 0 and key[lo - 1] == key[i]:
         lo -= 1
-    while hi + 1 < s.size and (s[hi + 1] >> kk) == key:
+    while hi + 1 < key.size and key[hi + 1] == key[i]:
         hi += 1
     return lo, hi
 
 
 @njit(cache=True)
-def _bad_runs(s, k, zs):
+def _bad_runs(key, zs):
     """(positions, run numbers) of the runs of equal keys that hold a descent zs[i] < zs[i-1]: the
     only places the index decided before the value. Runs without one are already in (value,
-    index) order. Empty when zs is sorted (one comparison per row, then nothing)."""
-    n = s.size
-    kk = np.uint64(k)
+    index) order."""
+    n = zs.size
     count = 0
     i = 1
     while i < n:  # pass 1: how many positions
         if zs[i] < zs[i - 1]:
-            lo, hi = _run_around(s, kk, i)
+            lo, hi = _run_around(key, i)
             count += hi - lo + 1
             i = hi + 1
         else:
@@ -109,9 +139,9 @@ def _bad_runs(s, k, zs):
     pos = np.empty(count, dtype=np.int64)
     rid = np.empty(count, dtype=np.int64)
     m, r, i = 0, 0, 1
-    while count and i < n:  # pass 2: the positions
+    while i < n:  # pass 2: the positions
         if zs[i] < zs[i - 1]:
-            lo, hi = _run_around(s, kk, i)
+            lo, hi = _run_around(key, i)
             for p in range(lo, hi + 1):
                 pos[m] = p
                 rid[m] = r
@@ -123,46 +153,71 @@ def _bad_runs(s, k, zs):
     return pos, rid
 
 
+@njit(cache=True)
+def _min_max(z):
+    lo = z[0]
+    hi = z[0]
+    for v in z:
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    return lo, hi
+
+
 def gather_rows(Y: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``Y[order]`` for a float64 (n, k) array, C-contiguous."""
     return np.ascontiguousarray(np.asarray(Y, dtype=np.float64)[order])
 
 
-def sorted_keys(z: np.ndarray, k: int) -> np.ndarray:
-    """The packed keys of z (index in the low k bits), sorted in place (one vectorised sort)."""
-    zmin, zmax = float(z.min()), float(z.max())
+def sorted_keys(z: np.ndarray, k: int):
+    """(the packed keys of z, index in the low k bits, sorted in place by one vectorised sort;
+    whether the value part is the affine key; its zmin and scale)."""
+    zmin, zmax = _min_max(z)
     with np.errstate(over="ignore"):
         span = zmax - zmin
     s = np.empty(z.size, dtype=np.uint64)  # numpy's allocation: large arrays get huge pages, fewer faults
-    if 0 < span < np.inf:  # 2^(63-k) / span: the values fill half the 64 - k key bits, never past them
-        _packed_affine(z, k, zmin, float(2.0 ** (63 - k)) / span, s)
+    affine = bool(0 < span < np.inf)
+    scale = float(2.0 ** (63 - k)) / span if affine else 0.0  # the values fill half the 64 - k key bits
+    if affine:
+        _packed_affine(z, k, zmin, scale, s)
     else:
         _packed(z, k, s)
     s.sort()
-    return s
+    return s, affine, float(zmin), scale
 
 
 def stable_order(z: np.ndarray, Y: np.ndarray | None = None):
     """(order, z[order]) with order == ``np.argsort(z, kind="stable")`` for finite float64 z;
     with Y (n, k) float64 also Y[order], gathered in the same pass: (order, z[order], Y[order])."""
+    order, zs, Ys, _ = sort_projections(z, Y)
+    return (order, zs) if Y is None else (order, zs, Ys)
+
+
+def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):
+    """(order, z[order], Y[order] or None, whether two sorted neighbours are equal): what
+    :func:`stable_order` gives, and the construction's tie test from the same pass."""
     z = np.ascontiguousarray(z, dtype=np.float64)
     n = z.size
     Yc = np.empty((0, 1)) if Y is None else np.ascontiguousarray(Y, dtype=np.float64)
-    out = (lambda o, zs, Ys: (o, zs) if Y is None else (o, zs, Ys))  # noqa: E731
+    out = (lambda o, zs, Ys: (o, zs, Ys if Y is not None else None, bool(_neighbours(zs)[1])))  # noqa: E731
     if n < 2:
         order = np.arange(n, dtype=np.int64)
         return out(order, z[order], Yc[order] if Y is not None else None)
     k = max(1, int(n - 1).bit_length())
-    s = sorted_keys(z, k)
-    # outputs allocated by numpy (huge pages for large arrays: a fraction of the page faults)
-    order, zs = np.empty(n, dtype=np.int64), np.empty(n)
+    s, affine, zmin, scale = sorted_keys(z, k)
+    # the order goes into the keys' own memory (each key is read before its slot is written: fresh
+    # memory costs its page faults); the others are allocated by numpy (huge pages for large arrays)
+    order, zs = s.view(np.int64), np.empty(n)
     one = Y is not None and Yc.shape[1] == 1
     ys = np.empty(n) if one else np.empty(0)
     _unpack(s, z, k, np.ascontiguousarray(Yc[:, 0]) if one else np.empty(0), order, zs, ys)
     Ys = ys.reshape(n, 1) if one else None
-    pos, run_id = _bad_runs(s, k, zs)
-    if not pos.size:
-        return out(order, zs, Ys if one or Y is None else Yc[order])
+    descends, ties = _neighbours(zs)
+    if not descends:
+        Ys = Ys if one or Y is None else Yc[order]
+        return order, zs, Ys if Y is not None else None, bool(ties)
+    pos, run_id = _bad_runs(_value_keys(zs, k, affine, zmin, scale), zs)
     if pos.size > FALLBACK_SHARE * n:
         order = np.argsort(z, kind="stable")
         return out(order, z[order], Yc[order] if Y is not None else None)
