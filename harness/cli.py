@@ -325,8 +325,7 @@ def cmd_fit(args) -> int:
     if args.input:
         from .build.datafiles import load_table
 
-        t = load_table(args.input, args.labels_file, args.header,
-                       stream=stream if stream is not None or args.input.lower().endswith(".npy") else False)
+        t = load_table(args.input, args.labels_file, args.header, stream=stream)
         try:
             net, r = fit(X=t.X, y=t.y, **kwargs)
         except HarnessError as exc:

@@ -11,7 +11,7 @@ from harness.core.seeding import rng_for
 F64 = get_format("float64")
 
 
-def _both(strategy, z, first_offset=None, monkeypatch=None):
+def _both(strategy, z, first_offset=None):
     out = []
     for fast in (True, False):
         with pytest.MonkeyPatch.context() as mp, np.errstate(over="ignore", invalid="ignore"):

@@ -11,19 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import HarnessError
+from conftest import small_sweep
 from harness.report.history import restore_history, save_history
 
-TINY = """
-name = "tiny"
-seed = 2
-seeds = 2
-metrics = ["fit", "solve"]
-
-[axes]
-n = [8, 24]
-d = [2]
-fmt = ["float64", "float16"]
-"""
+TINY = small_sweep("tiny", 2)
 
 
 def _git(cwd, *args):

@@ -29,6 +29,7 @@ import pytest
 
 import harness
 from _integrity import check_once
+from conftest import small_sweep
 from harness.build.datafiles import load_xy
 from harness.cli import main
 from harness.core.errors import HarnessError
@@ -36,17 +37,7 @@ from harness.sweep import runner
 from harness.sweep.store import RunWarning, load_run, read_run_info, run_lock
 from harness.sweep.sweepspec import load_sweep, parse_sweep
 
-SWEEP = """
-name = "rel"
-seed = 1
-seeds = 2
-metrics = ["fit", "solve"]
-
-[axes]
-n = [8, 24]
-d = [2]
-fmt = ["float64", "float16"]
-"""
+SWEEP = small_sweep("rel", 1)
 #: The same points, another sweep seed: the same file ids, another sweep hash.
 SWEEP_RESEEDED = SWEEP.replace("seed = 1", "seed = 2")
 #: Another sweep (its own name), with points this sweep does not have.

@@ -148,7 +148,7 @@ def fit(n: int | None = None, d: int | None = None, data: str = "uniform", label
             raise HarnessError("give either X and y, or n and d to generate data")
         from ..build.problems import streams
 
-        streamed = streams(n, d, data, stream) if n is not None and n >= 1 and d >= 1 else False
+        streamed = streams(n, d, data, stream)
         say(f"generating {n} x {d} {data} points" + (" (streamed: X read in blocks, never held whole)"
                                                     if streamed else ""))
         X, y_gen = make_problem(n, d, data, labels, direction=direction, fmt=fmt, rounding=rounding, seed=seed,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from .biases import place
-from .directions import DIRECTIONS, RANDOM_DIRECTIONS
+from .directions import DIRECTIONS, RANDOM_DIRECTIONS, ROW_BLIND_DIRECTIONS
 from ..core.errors import CollisionError, FormatOverflowError, HarnessError
 from ..core.formats import Format
 from ..core.seeding import rng_for, solve_seed
 from .network import Network
 from .ordering import gather_rows, sort_projections
 from .solvers import SOLVERS
-from ..core.validation import as_inputs, as_labels, check_cast, check_finite
+from ..core.validation import as_inputs, as_labels, check_cast, check_finite, first_nonfinite
 from .streams import is_source, take_rows
 
 __all__ = ["construct", "resolve_direction", "project_points", "DEFAULT_MAX_RETRIES"]
@@ -42,12 +42,14 @@ def resolve_direction(Xf: np.ndarray, direction, fmt: Format, seed: int, attempt
 def _projector(Xf, F: tuple, seed: int, arith=None):
     """a -> the projections <a, x_i> of every row of Xf (an array, or a RowSource read block by
     block: each row's projection is computed alone, so the bits are the same either way)."""
+    from ..core.kernels import hardware_rounded
+
     if arith is not None:
         from ..core.mixed import project_mixed
 
         K = arith.layers[0].kernel()
         kern = lambda B, v, row0: project_mixed(B, v, K)  # noqa: E731
-    elif F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+    elif hardware_rounded(F):  # float64, round to nearest: the hardware's rounding, same bits
         from ..core.kernels import project_f64
 
         kern = lambda B, v, row0: project_f64(B, v, np.empty(B.shape[0]))  # noqa: E731
@@ -77,10 +79,8 @@ def project_points(Xf: np.ndarray, direction, fmt: Format, F: tuple, seed: int, 
     proj = _projector(Xf, F, seed, arith)
     dname, a = resolve_direction(Xf, direction, fmt, seed, attempt, project=proj)
     z = proj(a)
-    with np.errstate(invalid="ignore", over="ignore"):
-        finite = np.isfinite(np.sum(z))  # one read: a NaN or infinity makes the sum one
-    bad = np.flatnonzero(~np.isfinite(z)) if not finite else ()
-    if len(bad):
+    bad = first_nonfinite(z)
+    if bad is not None:
         if not is_source(Xf):  # an input that is not finite is the input's error, not an overflow
             check_finite(Xf)
         raise FormatOverflowError(f"projection <a, x> of row {int(bad[0])} overflows {fmt.name} "
@@ -215,30 +215,25 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
     else:
         F = fmt_obj.kernel_spec(rounding)
     solver_entry = SOLVERS.get(solver)
+    exact = fmt_obj.name == "float64"  # rounding to float64 is the identity: no copies, nothing overflows
     if is_source(X):  # a RowSource (harness.build.streams): validated and rounded block by block
         Xc, Xf = X, X.in_format(fmt_obj)
-        Y, one_d = as_labels(y, X.n)
-        Yf = Y
-        if fmt_obj.name != "float64":
-            Yf = fmt_obj.cast(Y)
-            check_cast(Y, Yf, "y", fmt_obj)
     else:
         # float64; the caller's own array where it already is one (read only here). Finite: checked
-        # here, or in float64 with a direction that does not look at the rows (gaussian, ones, an
-        # explicit vector) proved by the projections: a NaN or an infinity in a row makes its
-        # projection NaN or infinite (inf * 0 is NaN, inf - inf is NaN, NaN propagates), and
-        # project_points names the entry before calling anything an overflow.
-        deferred = fmt_obj.name == "float64" and arith is None and (
-            not isinstance(direction, str) or DIRECTIONS.get(direction).name in ("gaussian", "ones"))
+        # here, or in float64 with a direction that reads no row (ROW_BLIND_DIRECTIONS, an explicit
+        # vector) proved by the projections: a NaN or an infinity in a row makes its projection NaN
+        # or infinite (inf * 0 is NaN, inf - inf is NaN, NaN propagates), and project_points names
+        # the entry before calling anything an overflow.
+        deferred = exact and arith is None and (
+            not isinstance(direction, str) or DIRECTIONS.get(direction).name in ROW_BLIND_DIRECTIONS)
         Xc = as_inputs(X, finite=not deferred)
-        Y, one_d = as_labels(y, Xc.shape[0])
-        if fmt_obj.name == "float64":  # rounding to float64 is the identity: no copies, nothing can overflow
-            Xf, Yf = Xc, Y
-        else:
-            Xf = fmt_obj.cast(Xc)
+        Xf = Xc if exact else fmt_obj.cast(Xc)
+        if not exact:
             check_cast(Xc, Xf, "X", fmt_obj)
-            Yf = fmt_obj.cast(Y)
-            check_cast(Y, Yf, "y", fmt_obj)
+    Y, one_d = as_labels(y, Xc.shape[0])
+    Yf = Y if exact else fmt_obj.cast(Y)
+    if not exact:
+        check_cast(Y, Yf, "y", fmt_obj)
     kseed = solve_seed(seed)
 
     retry = isinstance(direction, str) and direction.split(":")[0] in RANDOM_DIRECTIONS

@@ -23,7 +23,7 @@ import numpy as np
 from ..core.errors import HarnessError
 from ..core.registry import Registry, int_param
 
-__all__ = ["DATA", "LABELS", "BLOCKWISE", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim", "real_size"]
+__all__ = ["DATA", "LABELS", "BLOCKWISE", "blockwise", "check_size", "make_data", "make_dataset", "make_labels", "label_kind", "native_dim", "real_size"]
 
 class DataSource(Protocol):
     """A data generator: X (n, d), or (X, the data's own labels), from n, d, a seeded
@@ -290,13 +290,26 @@ def classes(n, rng, rank, param, true=None):
     return np.eye(k)[rng.integers(0, k, size=n)]
 
 
-def make_dataset(kind: str, n: int, d: int, rng):
-    """(X, the data's own labels or None); validates n and d."""
-    entry = DATA.get(kind)
+def check_size(n: int, d: int) -> None:
+    """Raise unless n, d >= 1 (every generator's first check)."""
     if int(n) < 1:
         raise HarnessError(f"n must be at least 1, got {n}")
     if int(d) < 1:
         raise HarnessError(f"d must be at least 1, got {d}")
+
+
+def blockwise(kind: str):
+    """The registry entry of a generator of BLOCKWISE; an error naming those for any other."""
+    entry = DATA.get(kind)
+    if entry.name not in BLOCKWISE:
+        raise HarnessError(f"data {kind}: cannot be streamed (generated block by block: {', '.join(BLOCKWISE)})")
+    return entry
+
+
+def make_dataset(kind: str, n: int, d: int, rng):
+    """(X, the data's own labels or None); validates n and d."""
+    entry = DATA.get(kind)
+    check_size(n, d)
     out = entry.func(int(n), int(d), rng, entry.param)
     return out if isinstance(out, tuple) else (out, None)
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..core.registry import Registry, int_param
 from .streams import take_rows
 
-__all__ = ["DIRECTIONS", "RANDOM_DIRECTIONS", "min_gap", "relative_gap", "MAXIMIN_EVALS", "MAXIMIN_GAPS"]
+__all__ = ["DIRECTIONS", "RANDOM_DIRECTIONS", "ROW_BLIND_DIRECTIONS", "min_gap", "relative_gap", "MAXIMIN_EVALS", "MAXIMIN_GAPS"]
 
 class Direction(Protocol):
     """A direction strategy: the vector a (d,) in the format, from the points X (carriers in
@@ -31,6 +31,9 @@ DIRECTIONS = Registry("direction", Direction)
 
 #: Strategies that draw at random, and so may be retried with a new seed on a collision.
 RANDOM_DIRECTIONS = ("gaussian", "best-of", "maximin")
+#: Strategies that read no row of X (only its d): the construction leaves X's finiteness to the
+#: projections for these (a row that is not finite has a projection that is not finite).
+ROW_BLIND_DIRECTIONS = ("ones", "gaussian")
 
 
 def min_gap(z_sorted: np.ndarray) -> float:
@@ -124,9 +127,10 @@ def maximin(X, fmt, rng, param, project=None):
         gaps = np.diff(z[order])
         m = min(MAXIMIN_GAPS, gaps.size)
         small = np.argsort(gaps, kind="stable")[:m]
-        # the rows used, in one gather (a streamed X reads them in one pass)
-        R = take_rows(X, np.concatenate([[order[-1], order[0]], np.ravel(np.column_stack([order[small + 1],
-                                                                                          order[small]]))]))
+        # the rows used, in one gather (a streamed X reads them in one pass): the extremes, then
+        # each small gap's upper and lower row
+        pairs = np.column_stack([order[small + 1], order[small]]).ravel()
+        R = take_rows(X, np.r_[order[-1], order[0], pairs])
         wide = R[0] - R[1]
         span = np.sum(a * wide)
         grad = -m * wide / span

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.errors import HarnessError
 from ..core.seeding import rng_for
 from ..core.validation import check_memory
 from .construction import project_points
@@ -21,13 +20,12 @@ def streams(n: int, d: int, data: str, stream: bool | None = None) -> bool:
     """Whether make_problem streams this problem: ``stream`` True/False, or None for X over
     STREAM_MIN_BYTES with a generator of harness.build.data.BLOCKWISE. True for another
     generator is an error naming the ones that stream."""
-    from .data import BLOCKWISE, DATA
+    from .data import BLOCKWISE, DATA, blockwise
 
-    name = DATA.get(data).name
     if stream is None:
-        return name in BLOCKWISE and 8.0 * n * d > STREAM_MIN_BYTES
-    if stream and name not in BLOCKWISE:
-        raise HarnessError(f"data {data}: cannot be streamed (generated block by block: {', '.join(BLOCKWISE)})")
+        return DATA.get(data).name in BLOCKWISE and 8.0 * n * d > STREAM_MIN_BYTES
+    if stream:
+        blockwise(data)
     return bool(stream)
 
 
@@ -66,8 +64,6 @@ def make_problem(n: int, d: int, data: str = "uniform", labels: str = "binary", 
     if streamed:
         from .streams import GeneratedSource
 
-        if int(n) < 1 or int(d) < 1:
-            make_dataset(data, n, d, rng_for(seed, "data"))  # its message for a bad n or d
         X, own = GeneratedSource(data, n, d, lambda: rng_for(seed, "data")), None
     else:
         X, own = make_dataset(data, n, d, rng_for(seed, "data"))

@@ -36,7 +36,7 @@ __all__ = ["RowSource", "ArraySource", "GeneratedSource", "NpySource", "BLOCK_BY
            "is_source", "block_rows"]
 
 #: Bytes of one block of rows (float64): large enough that the per-block overhead is nothing
-#: beside the work, small enough to stay in cache-friendly, bounded memory.
+#: beside the work, small enough that a block or two is all a streamed X holds.
 BLOCK_BYTES = 32 * 2**20
 
 
@@ -181,7 +181,15 @@ class ArraySource(RowSource):
             yield start, self.X[start:start + self.block]
 
     def _raw_take(self, uniq):
-        return self._check(0, self.X[uniq]) if uniq.size else np.empty((0, self.d))
+        if not uniq.size:
+            return np.empty((0, self.d))
+        B = self.X[uniq]
+        try:
+            return as_inputs(B)
+        except HarnessError:  # name the entry by its row in the whole input
+            for i, r in enumerate(uniq.tolist()):
+                self._check(r, B[i:i + 1])
+            raise
 
 
 class NpySource(ArraySource):
@@ -225,12 +233,10 @@ class GeneratedSource(RowSource):
     stream: ``rng_factory()`` gives the generator's fresh Generator for each pass."""
 
     def __init__(self, kind: str, n: int, d: int, rng_factory, block: int | None = None):
-        from .data import BLOCKWISE, DATA
+        from .data import blockwise, check_size
 
-        entry = DATA.get(kind)
-        if entry.name not in BLOCKWISE:
-            raise HarnessError(f"data {kind}: not generated block by block (streamed generators: "
-                               f"{', '.join(BLOCKWISE)})")
+        entry = blockwise(kind)
+        check_size(n, d)
         self.kind, self.entry, self.rng_factory = kind, entry, rng_factory
         self.n, self.d = int(n), int(d)
         self.block = int(block) if block else block_rows(self.d)

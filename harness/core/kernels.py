@@ -29,22 +29,36 @@ __all__ = [
 ]
 
 
+@njit(cache=True, inline="always")
+def hardware_rounded(F):
+    """Whether F is float64 with round-to-nearest (float64 has no stochastic rounding: the
+    formats refuse it): the hardware's own rounding, so plain float64 operations in the kernel's
+    order (the ``*_f64`` twins) give the per-operation bits."""
+    return F[0] == 0 and F[4] == 0
+
+
+@njit(cache=True, inline="always")
+def _dot_f64(X, i, a):
+    """<a, x_i> in float64, left to right, each product and sum rounded by the hardware."""
+    acc = X[i, 0] * a[0]
+    for j in range(1, X.shape[1]):
+        acc = acc + X[i, j] * a[j]
+    return acc
+
+
 @njit(cache=True, parallel=True)
 def project_f64(X, a, out=None):
     """:func:`project` in float64 with round-to-nearest, where rounding is the hardware's: the
     same products and sums in the same order (left to right, no FMA, no reassociation), so the
     same bits (tests/test_kernels.py holds the two equal), without the per-operation dispatch.
     ``out``: the result's array (allocated by numpy: huge pages, fewer page faults), else new."""
-    m, d = X.shape
+    m = X.shape[0]
     if out is None:
         z = np.empty(m)
     else:
         z = out
     for i in prange(m):
-        acc = X[i, 0] * a[0]
-        for j in range(1, d):
-            acc = acc + X[i, j] * a[j]
-        z[i] = acc
+        z[i] = _dot_f64(X, i, a)
     return z
 
 
@@ -99,7 +113,7 @@ def solve_recurrence(z, b, Y, F, seed, out=None):
     with S, T the running slope and intercept sums. ``out``: the (n, k) result array
     (allocated by numpy: huge pages for large arrays, fewer page faults), else a new one.
     """
-    if F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+    if hardware_rounded(F):  # float64, round to nearest: the hardware's rounding, same bits
         return _recurrence_f64(z, b, Y, out)
     return _recurrence_ops(z, b, Y, F, seed, out)
 
@@ -138,7 +152,7 @@ def solve_backsub(z, b, Y, F, seed):
     n, k = Y.shape
     W = np.empty((n, k))
     st = stream(seed, STREAM_BACKSUB, 0)
-    if k == 1 and F[0] == 0:
+    if k == 1 and hardware_rounded(F):
         # float64, one output: rnd is the identity in float64, so plain float64 arithmetic in the
         # same order is the same computation (no fastmath: no contraction to FMA, no reordering)
         w = np.empty(n)
@@ -246,13 +260,10 @@ def _forward_f64(X, a, b, W, compensated):
     (tests/test_kernels.py holds the two equal), without the per-operation dispatch."""
     m = X.shape[0]
     n, k = W.shape
-    d = X.shape[1]
     out = np.zeros((m, k))
     stop = _all_finite(W)
     for i in prange(m):
-        t = X[i, 0] * a[0]
-        for j in range(1, d):
-            t = t + X[i, j] * a[j]
+        t = _dot_f64(X, i, a)
         acc = np.zeros(k)
         comp = np.zeros(k)
         for j in range(n):
@@ -279,7 +290,7 @@ def _forward_f64(X, a, b, W, compensated):
 @njit(cache=True)
 def eval_sequential(X, a, b, W, F, seed):
     """The network's forward pass, every op rounded, neurons summed in sorted order."""
-    if F[0] == 0 and F[4] == 0:  # float64, round to nearest: the hardware's rounding, same bits
+    if hardware_rounded(F):  # float64, round to nearest: the hardware's rounding, same bits
         return _forward_f64(X, a, b, W, False)
     return _forward(X, a, b, W, F, seed, False)
 
@@ -287,7 +298,7 @@ def eval_sequential(X, a, b, W, F, seed):
 @njit(cache=True)
 def eval_compensated(X, a, b, W, F, seed):
     """Forward pass with Neumaier summation in the working format."""
-    if F[0] == 0 and F[4] == 0:
+    if hardware_rounded(F):
         return _forward_f64(X, a, b, W, True)
     return _forward(X, a, b, W, F, seed, True)
 

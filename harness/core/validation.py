@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import FormatOverflowError, HarnessError
 
-__all__ = ["as_inputs", "as_labels", "check_cast", "check_memory", "machine_memory"]
+__all__ = ["as_inputs", "as_labels", "check_cast", "check_finite", "check_memory", "first_nonfinite", "machine_memory"]
 
 
 def _numeric(arr, what):
@@ -65,17 +65,22 @@ def _exact_float64(arr, what, row0: int = 0):
     return _numeric(arr, what)
 
 
-def _finite(arr, what, row0: int = 0):
-    # one read, no n x d temporary: a finite sum proves every entry finite (a NaN or an infinity
-    # makes it NaN or infinite); only a sum that is not finite (a bad entry, or an overflow of
-    # the sum itself) needs the entrywise search below
+def first_nonfinite(arr):
+    """The index (a tuple) of the first entry of ``arr`` that is not finite, or None. One read and
+    no temporary when all are finite: a finite sum proves every entry finite (a NaN or an
+    infinity makes it NaN or infinite); only a sum that is not finite (a bad entry, or an
+    overflow of the sum itself) needs the entrywise search."""
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.sum(arr)):
-            return
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        raise HarnessError(f"{what} {_where(idx, arr.ndim, row0)} is {float(arr[tuple(idx)])!r}: inputs must be finite")
+            return None
+    bad = np.argwhere(~np.isfinite(arr))
+    return tuple(bad[0]) if bad.size else None
+
+
+def _finite(arr, what, row0: int = 0):
+    idx = first_nonfinite(arr)
+    if idx is not None:
+        raise HarnessError(f"{what} {_where(idx, arr.ndim, row0)} is {float(arr[idx])!r}: inputs must be finite")
 
 
 def _as_array(v, what):
