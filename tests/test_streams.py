@@ -239,3 +239,10 @@ def test_sweep_rows_are_the_same_streamed(monkeypatch):
             if "time" in k or k in ROUNDING_LEVEL_COLUMNS or k == "memory_estimate_gb":
                 continue
             assert got[k] == v or (isinstance(v, float) and np.isnan(v) and np.isnan(got[k])), (p.key, k)
+
+
+def test_a_gathered_bad_row_is_named_by_its_row_in_the_input():
+    X = np.ones((20, 3))
+    X[13, 1] = np.inf
+    with pytest.raises(HarnessError, match=r"X row 13, column 1 is inf"):
+        ArraySource(X, block=4).take([2, 13])
