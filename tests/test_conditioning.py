@@ -311,3 +311,22 @@ def test_fit_law_picks_the_fit_each_law_calls_for():
     assert p.kind == "power" and abs(p.slope - 3) < 1e-12
     assert fit_law(law_for_bias("random"), ns, y) is None
     assert fit_law(law_for_bias("left"), [16, 32], [1.0, 2.0]) is None  # fewer than 3 sizes
+
+
+def test_estimate_on_two_threads_is_the_estimate_alone(monkeypatch):
+    """cond_estimate's two norm estimates on two threads (n >= ESTIMATE_THREADS_FROM) give what
+    they give one after the other, field for field, overflow included (numpy's error state is set
+    in each thread: a warning would be an error here)."""
+    from harness.linalg import conditioning
+
+    cases = [system(220, 0.99, "equi"), system(300, 0.0, "gauss"), system(2000, 0.5, "clustered")]
+    rng = np.random.default_rng(4)
+    z = np.sort(rng.random(100_000))
+    cases.append((z, np.concatenate([[z[0] - 1e-5], z[:-1] + 0.3 * np.diff(z)])))
+    for z, b in cases:
+        monkeypatch.setattr(conditioning, "ESTIMATE_THREADS_FROM", 0)
+        threaded = cond_estimate(z, b)
+        monkeypatch.setattr(conditioning, "ESTIMATE_THREADS_FROM", 10**12)
+        alone = cond_estimate(z, b)
+        assert threaded == alone and threaded[2].products > 0
+    assert threaded[0] < math.inf and cond_estimate(*cases[0])[0] == math.inf

@@ -41,8 +41,15 @@ def _cases():
     yield "two equal", np.array([2.0, 2.0])
 
 
+@pytest.fixture(params=["radix", "packed"])
+def path(request, monkeypatch):
+    """Each sort forced in turn (SORT_PATH "auto" picks one by timing: both must be right)."""
+    monkeypatch.setattr(ordering, "SORT_PATH", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("name,z", list(_cases()), ids=[c[0] for c in _cases()])
-def test_stable_order_is_numpys_stable_argsort(name, z):
+def test_stable_order_is_numpys_stable_argsort(name, z, path):
     order, zs = stable_order(z)
     ref = np.argsort(z, kind="stable")
     assert order.dtype == np.int64 and np.array_equal(order, ref), name
@@ -56,8 +63,9 @@ def test_stable_order_is_numpys_stable_argsort(name, z):
 
 
 def test_the_fix_up_and_the_fallback_both_run(monkeypatch):
-    """The near-equal run needs the fix-up (the truncated keys alone misorder it); few distinct
-    values take the fallback: each branch is exercised, not just the fast path."""
+    """Packed keys: the near-equal run needs the fix-up (the truncated keys alone misorder it);
+    few distinct values take the fallback: each branch is exercised, not just the fast path."""
+    monkeypatch.setattr(ordering, "SORT_PATH", "packed")
     calls = []
     real = np.argsort
     monkeypatch.setattr(ordering.np, "argsort", lambda *a, **k: calls.append(k) or real(*a, **k))
@@ -73,3 +81,95 @@ def test_the_fix_up_and_the_fallback_both_run(monkeypatch):
     z = _outlier(rng)  # nearly every row in one run: the fallback
     assert np.array_equal(stable_order(z)[0], real(z, kind="stable"))
     assert calls == [{"kind": "stable"}]
+
+
+def _spy(monkeypatch):
+    """A list that records each sort that ran: "radix" (finished), "radix gave up" (fix-up over
+    budget, or keys that do not fit), "packed"; and "descents" when the radix fix-up had rows to move."""
+    ran = []
+    radix, keys, fixup = ordering._radix_order, ordering.sorted_keys, ordering._radix_fixup
+
+    def spy_radix(*a, **kw):
+        r = radix(*a, **kw)
+        ran.append("radix" if r is not None else "radix gave up")
+        return r
+
+    def spy_fixup(zs, *a):
+        if ordering._neighbours(zs)[0]:
+            ran.append("descents")
+        return fixup(zs, *a)
+
+    monkeypatch.setattr(ordering, "_radix_order", spy_radix)
+    monkeypatch.setattr(ordering, "_radix_fixup", spy_fixup)
+    monkeypatch.setattr(ordering, "sorted_keys", lambda *a: ran.append("packed") or keys(*a))
+    return ran
+
+
+def _straddling(rng):
+    """A run of 300 values within 1e-12 of 0 in the middle of the order: one key, across the
+    boundary between two chunks (moved to the run's start)."""
+    z = np.r_[-1 - rng.random(20_000), 1 + rng.random(20_000), rng.random(300) * 1e-12]
+    return z[rng.permutation(z.size)]
+
+
+def test_each_radix_branch_runs(monkeypatch):
+    """The radix order finishes with its fix-up moving rows (keys of k + 5 bits share values often
+    enough), gives up past its budget (one outlier: every other row in one key) and on a span
+    whose scale overflows (subnormal values); each time the result is numpy's stable argsort."""
+    monkeypatch.setattr(ordering, "SORT_PATH", "radix")
+    rng = np.random.default_rng(2)
+    for z, expect in [(rng.standard_normal(200_000), ["descents", "radix"]),
+                      (_straddling(rng), ["descents", "radix"]),
+                      (_outlier(rng), ["descents", "radix gave up", "packed"]),
+                      (rng.integers(0, 100, 5000) * 5e-324, ["radix gave up", "packed"])]:
+        ran = _spy(monkeypatch)
+        Y = rng.standard_normal((z.size, 1))
+        order, zs, Ys = stable_order(z, Y)
+        ref = np.argsort(z, kind="stable")
+        assert ran == expect
+        assert np.array_equal(order, ref) and np.array_equal(zs, z[ref]) and np.array_equal(Ys, Y[ref])
+        monkeypatch.undo()
+        monkeypatch.setattr(ordering, "SORT_PATH", "radix")
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 7])
+def test_the_radix_order_is_the_same_for_any_number_of_chunks(T):
+    """The radix passes and the fix-up run in T chunks (threads); chunk boundaries are moved to
+    the start of a run of equal keys. Any T gives numpy's stable argsort, boundaries inside a
+    run included (the straddling run), on this machine whatever its core count."""
+    rng = np.random.default_rng(T)
+    for z in (_straddling(rng), np.round(rng.standard_normal(30_000), 2), rng.random(50_000)):
+        k = int(z.size - 1).bit_length()
+        zmin, zmax = z.min(), z.max()
+        y = rng.standard_normal(z.size)
+        order, zs, ys, ties = ordering._radix_order(z, k, float(zmin), float(zmax - zmin), y, T=T)
+        ref = np.argsort(z, kind="stable")
+        assert np.array_equal(order, ref) and np.array_equal(zs, z[ref]) and np.array_equal(ys, y[ref])
+        assert ties == bool(np.any(zs[1:] == zs[:-1]))
+
+
+def test_a_chunk_boundary_inside_a_run_moves_to_the_run_s_end():
+    """Two chunks: the middle of the sorted straddling values lies inside its 300-value run (one
+    key); the boundary moves past the run, so one chunk fixes it all."""
+    zs = np.sort(_straddling(np.random.default_rng(5)))
+    zmin, scale = float(zs[0]), 2.0 ** 20 / float(zs[-1] - zs[0])
+    keys = ordering._value_keys(zs, 20, True, zmin, scale)
+    mid = zs.size // 2
+    assert keys[mid] == keys[mid - 1]  # the plain split would cut the run
+    b = ordering._run_bounds(zs, zmin, scale, 2)
+    assert b[0] == 0 and b[2] == zs.size and b[1] > mid
+    assert keys[b[1]] != keys[b[1] - 1] and keys[b[1] - 1] == keys[mid]
+
+
+def test_auto_picks_by_timing_and_both_answers_agree(monkeypatch):
+    """SORT_PATH "auto": the radix order at or below CHOOSE_ABOVE rows, above it the faster of the
+    two on a fixed sample, timed once per process; whichever it picks, the order is the same."""
+    monkeypatch.setattr(ordering, "SORT_PATH", "auto")
+    monkeypatch.setattr(ordering, "_chosen", {})
+    assert ordering._radix_chosen(ordering.CHOOSE_ABOVE) and ordering._chosen == {}
+    monkeypatch.setattr(ordering, "radix_is_faster", lambda: False)
+    assert not ordering._radix_chosen(ordering.CHOOSE_ABOVE + 1) and ordering._chosen == {"radix": False}
+    monkeypatch.setattr(ordering, "radix_is_faster", lambda: pytest.fail("timed twice"))
+    assert not ordering._radix_chosen(10**7)  # remembered for the process
+    monkeypatch.undo()
+    assert ordering.radix_is_faster(size=5000, repeat=1) in (True, False)  # the real timing runs

@@ -24,7 +24,8 @@ from numba import njit
 from ..core.errors import FormatOverflowError, HarnessError
 from ..core.registry import Registry
 
-__all__ = ["BIASES", "place", "check_interleave", "default_first_offset", "fractions_used"]
+__all__ = ["BIASES", "place", "check_interleave", "default_first_offset", "fractions_used", "first_knot",
+           "fixed_theta", "finish_knots", "knot_f64", "interleaves"]
 
 class Bias(Protocol):
     """A knot strategy: the interior knots from the sorted projections z, the Format, a
@@ -86,28 +87,73 @@ def random(z, fmt, rng, first_offset, param=None):
     return _interior(z, theta, fmt)
 
 
-#: Strategies with one theta for every gap: float64 knots in one Numba pass (:func:`_knots_f64`).
-_FIXED_THETA = {"midpoint": lambda param: 0.5, "left": lambda param: 0.0, "fraction": _parse_theta}
+#: Strategies with one theta for every gap, (their function, theta from the parameter): float64
+#: knots in one Numba pass (:func:`_knots_f64`, or inside the recurrence's own pass:
+#: harness.build.solvers.knots_and_recurrence), wherever the registry serves these functions.
+_FIXED_THETA = {"midpoint": (midpoint, lambda param: 0.5), "left": (left, lambda param: 0.0),
+                "fraction": (fraction, _parse_theta)}
+
+
+@njit(cache=True, inline="always")
+def knot_f64(z, i, b0, theta):
+    """(knot i, 1 if it was moved else 0) for one theta in float64: ``b0`` for i = 0, else
+    ``z[i-1] + theta * (z[i] - z[i-1])``, a knot on or past its projection moved to the next
+    float below it, as :func:`place` does with arrays (tests/test_biases.py holds the two equal)."""
+    v = b0 if i == 0 else z[i - 1] + theta * (z[i] - z[i - 1])
+    if v >= z[i]:
+        return np.nextafter(z[i], -np.inf), 1
+    return v, 0
+
+
+@njit(cache=True, inline="always")
+def interleaves(z, i, v):
+    """Whether knot i = v satisfies ``z[i-1] <= v < z[i]`` (``v < z[0]`` for i = 0)."""
+    return v < z[i] and (i == 0 or v >= z[i - 1])
 
 
 @njit(cache=True)
 def _knots_f64(z, b0, theta, b):
-    """Fill b; (knots moved, first index that fails to interleave or -1). In float64: exactly
-    ``concatenate([b0], z[:-1] + theta * (z[1:] - z[:-1]))``, each knot on or past its
-    projection moved to the next float below it, as :func:`place` does with arrays
-    (tests/test_biases.py holds the two equal)."""
-    n = z.size
+    """Fill b with :func:`knot_f64`; (knots moved, first index that fails to interleave or -1)."""
     moved = 0
     bad = -1
-    for i in range(n):
-        v = b0 if i == 0 else z[i - 1] + theta * (z[i] - z[i - 1])
-        if v >= z[i]:
-            v = np.nextafter(z[i], -np.inf)
-            moved += 1
+    for i in range(z.size):
+        v, m = knot_f64(z, i, b0, theta)
+        moved += m
         b[i] = v
-        if bad < 0 and not (v < z[i] and (i == 0 or v >= z[i - 1])):
+        if bad < 0 and not interleaves(z, i, v):
             bad = i
     return moved, bad
+
+
+def first_knot(z, fmt, first_offset=None) -> tuple[float, float]:
+    """(b_1 = z_(1) - first_offset rounded to the format, the offset): the default offset is the
+    mean gap; the offset is checked, whether b_1 overflowed is :func:`finish_knots`' test."""
+    off = default_first_offset(z) if first_offset is None else float(first_offset)
+    if not np.isfinite(off) or off <= 0:
+        raise HarnessError(f"first_offset must be a positive finite number, got {first_offset!r}")
+    return float(fmt.cast(np.array([z[0] - off]))[0]), off
+
+
+def fixed_theta(strategy, z, fmt):
+    """theta for a strategy that places every float64 knot at one fraction of its gap (midpoint,
+    left, fraction:theta) on float64 z, else None (knots from the strategy's own function: also
+    where the registry serves another function under that name, e.g. one a test substituted)."""
+    if not isinstance(strategy, str) or fmt.name != "float64" or z.dtype != np.float64:
+        return None
+    entry = BIASES.get(strategy)
+    family = entry.name.split(":")[0]  # "fraction:0.25" is the fraction family's
+    if family not in _FIXED_THETA or entry.func is not _FIXED_THETA[family][0]:
+        return None
+    return _FIXED_THETA[family][1](entry.param)
+
+
+def finish_knots(z, b, off, fmt, bad: int = 0) -> None:
+    """The checks after knots are placed: b_1 finite (else the first offset overflowed the format),
+    then, where ``bad`` >= 0 (a knot that may not interleave), the interleaving."""
+    if not np.isfinite(b[0]):
+        raise FormatOverflowError(f"first bias z_(1) - first_offset = {z[0]} - {off} overflows {fmt.name}")
+    if bad >= 0:
+        check_interleave(z, b)
 
 
 def place(strategy, z, fmt, rng, first_offset=None):
@@ -127,28 +173,20 @@ def place(strategy, z, fmt, rng, first_offset=None):
         check_interleave(z, b)
         return b.copy(), 0
     entry = BIASES.get(strategy)
-    off = default_first_offset(z) if first_offset is None else float(first_offset)
-    if not np.isfinite(off) or off <= 0:
-        raise HarnessError(f"first_offset must be a positive finite number, got {first_offset!r}")
-    b0 = fmt.cast(np.array([z[0] - off]))
-    if fmt.name == "float64" and entry.name in _FIXED_THETA and z.dtype == np.float64:
-        # one pass: the knots, the moves and the interleaving check (the same values as below)
-        b = np.empty(z.size)  # numpy's allocation: huge pages for large arrays, fewer page faults
-        moved, bad = _knots_f64(np.ascontiguousarray(z), float(b0[0]), _FIXED_THETA[entry.name](entry.param), b)
-        if not np.isfinite(b[0]):
-            raise FormatOverflowError(f"first bias z_(1) - first_offset = {z[0]} - {off} overflows {fmt.name}")
-        if bad >= 0:
-            check_interleave(z, b)
+    b0, off = first_knot(z, fmt, first_offset)
+    theta = fixed_theta(strategy, z, fmt)
+    if theta is not None:
+        b = np.empty(n)
+        moved, bad = _knots_f64(np.ascontiguousarray(z), b0, theta, b)
+        finish_knots(z, b, off, fmt, bad)
         return b, int(moved)
     interior = entry.func(z, fmt, rng, off, entry.param)
-    b = np.concatenate([b0, interior])
+    b = np.concatenate([[b0], interior])
     over = b >= z
     moved = int(np.count_nonzero(over))
     if moved:
         b[over] = fmt.next_down(z[over])
-    if not np.isfinite(b[0]):
-        raise FormatOverflowError(f"first bias z_(1) - first_offset = {z[0]} - {off} overflows {fmt.name}")
-    check_interleave(z, b)
+    finish_knots(z, b, off, fmt)
     return b, moved
 
 

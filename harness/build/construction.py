@@ -11,7 +11,7 @@ from ..core.formats import Format
 from ..core.seeding import rng_for, solve_seed
 from .network import Network
 from .ordering import gather_rows, sort_projections
-from .solvers import SOLVERS
+from .solvers import SOLVERS, knots_and_recurrence
 from ..core.validation import as_inputs, as_labels, check_cast, check_finite, first_nonfinite
 from .streams import is_source, take_rows
 
@@ -260,9 +260,14 @@ def construct(X, y, *, direction="gaussian", bias="midpoint", fmt="float64", sol
         order = order[keep]
         zs = zs[keep]
         Yn = None
-    b, moved = place(bias, zs, fmt_obj, rng_for(seed, "bias"), first_offset)
+    Ys = gather_rows(Yf, order) if Yn is None else Yn
+    fused = None if arith else knots_and_recurrence(bias, zs, Ys, fmt_obj, F, solver_entry.func, first_offset)
+    if fused is None:
+        b, moved = place(bias, zs, fmt_obj, rng_for(seed, "bias"), first_offset)
+        W = solver_entry.func(zs, np.ascontiguousarray(b), Ys, arith or fmt_obj, F, kseed)
+    else:  # float64 knots at one fraction of each gap, and the recurrence: one pass, the same bits
+        b, moved, W = fused
     bias_name = bias if isinstance(bias, str) else "explicit"
-    W = solver_entry.func(zs, np.ascontiguousarray(b), gather_rows(Yf, order) if Yn is None else Yn, arith or fmt_obj, F, kseed)
     return Network.adopt(
         a=a, b=b, w=W[:, 0] if one_d else W, z=zs, order=order, fmt=fmt_obj.name,
         direction=dname, bias=bias_name, solver=solver_entry.name, rounding=rounding,

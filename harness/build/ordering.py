@@ -1,38 +1,53 @@
-"""The projections' order: numpy's stable argsort, computed by sorting packed 64-bit keys.
+"""The projections' order: numpy's stable argsort, computed by sorting packed integer keys.
 
-numpy's ``sort`` of 64-bit integers is vectorised (x86-simd-sort) and, on this kind of
-machine, about ten times faster than ``argsort`` of the same values (numpy 2.4: 0.07 s
-against 0.65 s at 10^7). So the order is found by sorting integers that carry both:
+Each projection gets an unsigned key monotone in its value, ``floor((z - z_min) * 2^c /
+(z_max - z_min))`` (each step rounds monotonically; -0.0 and +0.0 get one key, since they compare
+equal), packed above its row index (low k bits, 2^k >= n) in one uint64. Sorting those
+distinct integers orders the rows correctly except within runs of equal value keys, where the
+index decides; fixing those runs by value gives, element for element,
+``np.argsort(z, kind="stable")``. Two ways to sort the keys:
 
-1. each projection as an unsigned key monotone in its value: ``floor((z - z_min) * 2^(63-k)
-   / (z_max - z_min))``, spread evenly over the range (each step rounds monotonically, and
-   -0.0 and +0.0 get one key, since they compare equal); where the range is 0 or overflows,
-   the float's bits (sign bit flipped for positives, all bits flipped for negatives);
-2. that key (for the float's bits, its top ``64 - k`` bits) above the row index in the low
-   ``k`` bits (2^k >= n), as one uint64, all distinct;
-3. one vectorised sort of those, then the indices read back from the low bits.
+1. **Radix order** (the usual path): only c + 1 = k + RADIX_SPARE_BITS value bits, sorted by a
+   parallel LSD radix sort in digits of at most RADIX_DIGIT_BITS bits (2 passes at 10^6, 3 at
+   10^7-10^8; stable, so equal keys stay in index order), then one streaming pass that unpacks
+   the order and insertion-sorts each run of equal keys by value (stable: strict comparisons).
+   With 2^c >= 16n key values, a row rarely shares its key; when the fix-up would move more than
+   RADIX_FIXUP_BUDGET rows per row (values far closer together than the range is wide), the
+   packed 64-bit keys are used instead. Its cost does not depend on numpy's sort kernel, which
+   varies tenfold between CPUs: numpy's AVX-512 sort (x86-simd-sort) is ~10x its argsort on
+   Intel, but on AMD Zen 4 its memory-destination compress-stores are microcoded and it runs at
+   scalar speed (measured on one, numpy 2.4.6: np.sort of 10^6 packed keys 56 ms, the 3 radix
+   passes 5.1 ms; at 10^7, 669 ms and 96 ms). SORT_PATH "auto" picks the faster per process.
+2. **Packed 64-bit keys**: c = 63 - k (the values fill half the 64 - k key bits; where the range
+   is 0 or overflows, the float's bits: sign bit flipped for positives, all bits flipped for
+   negatives), one ``np.sort``, then only the runs of equal keys that hold a descent re-sorted
+   by (value, index) exactly; when those cover more than FALLBACK_SHARE of the rows, numpy's
+   stable argsort.
 
-The keys order rows correctly except within runs of equal keys, where the index decides;
-those runs (projections closer than the key's resolution, span / 2^(63-k): typically a
-small fraction of the rows) are then sorted by (value, index) exactly.
-The result is, element for element, ``np.argsort(z, kind="stable")``
-(tests/test_ordering.py holds it to that on ties, signed zeros, subnormals, long runs and
-random data); when the runs to fix cover more than FALLBACK_SHARE of the rows (values far
-closer together than the range is wide, e.g. one outlier) numpy's stable argsort is used
-instead.
+tests/test_ordering.py holds every branch to ``np.argsort(z, kind="stable")`` on ties, signed
+zeros, subnormals, long runs and random data, and shows each branch runs.
 
-Deterministic: sorting distinct integers has one answer, whatever the sort's algorithm.
+Deterministic: sorting distinct integers has one answer, whatever the sort's algorithm or the
+number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
-__all__ = ["stable_order", "sort_projections", "gather_rows", "FALLBACK_SHARE"]
+__all__ = ["stable_order", "sort_projections", "gather_rows", "radix_is_faster", "SORT_PATH", "FALLBACK_SHARE",
+           "RADIX_SPARE_BITS", "RADIX_DIGIT_BITS", "RADIX_FIXUP_BUDGET"]
 
-#: Rows in runs of equal keys to fix above this share: numpy's stable argsort instead.
+#: Packed 64-bit keys: rows in runs of equal keys to fix above this share: numpy's stable argsort instead.
 FALLBACK_SHARE = 0.25
+#: Radix order: value-key bits beyond the index's k, so 2^(k + RADIX_SPARE_BITS - 1) >= 16n key values.
+RADIX_SPARE_BITS = 5
+#: Radix order: bits of one digit at most (2^10 buckets: each thread's write positions stay in
+#: cache; wider digits, fewer passes, cost twice as much a pass here). 3 passes to n = 2^25.
+RADIX_DIGIT_BITS = 10
+#: Radix order: rows moved by the fix-up's insertion sorts, per row, before the packed keys take over.
+RADIX_FIXUP_BUDGET = 4
 
 
 @njit(cache=True, inline="always")
@@ -154,6 +169,131 @@ def _min_max(z):
     return lo, hi
 
 
+@njit(cache=True, parallel=True)
+def _radix_pass(src, dst, shift, bits, T):
+    """One stable LSD pass: src's keys into dst by their digit ``(key >> shift) & (2^bits - 1)``.
+    T chunks in parallel, each with its own histogram and write positions (chunk t's keys of a
+    digit go after those of chunks < t): the same result for any number of threads."""
+    n = src.size
+    R = 1 << bits
+    mask = np.uint64(R - 1)
+    sh = np.uint64(shift)
+    pos = np.zeros((T, R), dtype=np.int64)
+    for t in prange(T):
+        for i in range(t * n // T, (t + 1) * n // T):
+            pos[t, np.int64((src[i] >> sh) & mask)] += 1
+    total = 0
+    for r in range(R):  # exclusive offsets: digit-major, chunk-minor
+        for t in range(T):
+            c = pos[t, r]
+            pos[t, r] = total
+            total += c
+    for t in prange(T):
+        for i in range(t * n // T, (t + 1) * n // T):
+            v = src[i]
+            r = np.int64((v >> sh) & mask)
+            q = pos[t, r]
+            dst[q] = v
+            pos[t, r] = q + 1
+
+
+@njit(cache=True)
+def _run_bounds(zs, zmin, scale, T):
+    """T + 1 chunk boundaries near i * n / T, each moved forward to the start of a run of equal
+    value keys (recomputed from the values), so no run spans two chunks."""
+    n = zs.size
+    b = np.empty(T + 1, dtype=np.int64)
+    b[0] = 0
+    for t in range(1, T + 1):
+        i = max(t * n // T, b[t - 1])
+        while 0 < i < n and _affine_key(zs[i], zmin, scale) == _affine_key(zs[i - 1], zmin, scale):
+            i += 1
+        b[t] = i
+    return b
+
+
+@njit(cache=True, parallel=True)
+def _radix_fixup(zs, order, ys, zmin, scale, bounds, budget):
+    """Sorted by value key (equal keys in index order, as the stable radix sort leaves them):
+    insertion-sort each run of equal keys (recomputed from the values by the operations that made
+    them) by value, moving order and ys (size 0: none) with zs; strict comparisons, so equal values
+    keep index order, as a stable argsort. Chunks (``bounds``, run-aligned) in parallel. Returns
+    (every chunk moved at most ``budget`` rows per row, two equal neighbours)."""
+    T = bounds.size - 1
+    within = np.ones(T, dtype=np.bool_)
+    tie = np.zeros(T, dtype=np.bool_)
+    carry_y = ys.size == zs.size
+    for t in prange(T):
+        lo, hi = bounds[t], bounds[t + 1]
+        limit = budget * (hi - lo)
+        moves = 0
+        start = lo
+        run = _affine_key(zs[lo], zmin, scale) if lo < hi else np.uint64(0)
+        for p in range(lo + 1, hi):
+            zj = zs[p]
+            key = _affine_key(zj, zmin, scale)
+            if key != run:
+                run = key
+                start = p
+                continue
+            if zs[p - 1] < zj:
+                continue
+            if zs[p - 1] == zj:
+                tie[t] = True
+                continue
+            j = order[p]
+            yj = ys[p] if carry_y else 0.0
+            q = p
+            while q > start and zs[q - 1] > zj:
+                order[q] = order[q - 1]
+                zs[q] = zs[q - 1]
+                if carry_y:
+                    ys[q] = ys[q - 1]
+                q -= 1
+            if q > start and zs[q - 1] == zj:
+                tie[t] = True
+            order[q] = j
+            zs[q] = zj
+            if carry_y:
+                ys[q] = yj
+            moves += p - q
+            if moves > limit:
+                within[t] = False
+                break
+    return within.all(), tie.any()
+
+
+def _radix_order(z, k, zmin, span, y1, T: int | None = None):
+    """(order, z[order], y1[order] or empty, ties) by the radix order, or None when the fix-up
+    would exceed its budget or the keys do not fit (then the packed 64-bit keys). T: the chunks
+    run in parallel (default: Numba's threads, one per 4,096 rows at most); any T, same result."""
+    n = z.size
+    bits = min(k + RADIX_SPARE_BITS, 64 - k)  # value-key bits: keys in [0, 2^(bits - 1)]
+    if bits < k + 2:  # n beyond ~2^31: too few bits for both; the packed keys
+        return None
+    scale = float(2.0 ** (bits - 1)) / span
+    if not np.isfinite(scale):  # a subnormal span
+        return None
+    passes = -(-bits // RADIX_DIGIT_BITS)
+    digit = -(-bits // passes)
+    if T is None:
+        T = max(1, min(get_num_threads(), n // 4096))
+    s, s2 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)  # numpy's: huge pages
+    _packed(z, k, True, zmin, scale, s)
+    for p in range(passes):
+        _radix_pass(s, s2, k + p * digit, digit, T)
+        s, s2 = s2, s
+    # the order into the sorted keys' own memory, the values into the other buffer's (fresh
+    # memory costs its page faults); one label column gathered in the same pass
+    order, zs, ys = s.view(np.int64), s2.view(np.float64), np.empty(y1.size)
+    _unpack(s, z, k, y1, order, zs, ys)
+    within, ties = _radix_fixup(zs, order, ys, zmin, scale, _run_bounds(zs, zmin, scale, T),
+                                RADIX_FIXUP_BUDGET)
+    if not within:
+        return None
+    return order, zs, ys, ties
+
+
 def gather_rows(Y: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``Y[order]`` for a float64 (n, k) array, C-contiguous."""
     return np.ascontiguousarray(np.asarray(Y, dtype=np.float64)[order])
@@ -180,6 +320,57 @@ def stable_order(z: np.ndarray, Y: np.ndarray | None = None):
     return (order, zs) if Y is None else (order, zs, Ys)
 
 
+#: Which sort orders the keys: "radix", "packed", or "auto": the radix order up to
+#: CHOOSE_ABOVE rows, and above that whichever of the two was faster on a fixed sample of
+#: CHOOSE_SAMPLE rows, timed once per process (numpy's sort varies tenfold between CPUs; see the
+#: module's docstring). Both give the same order, so the choice changes the time, never a bit.
+SORT_PATH = "auto"
+CHOOSE_ABOVE = 1 << 16
+CHOOSE_SAMPLE = 1 << 18
+_chosen: dict = {}
+
+
+def _radix_chosen(n: int) -> bool:
+    """Whether the radix order sorts n keys (SORT_PATH; "auto": see there)."""
+    if SORT_PATH != "auto":
+        return SORT_PATH == "radix"
+    if n <= CHOOSE_ABOVE:
+        return True
+    if "radix" not in _chosen:
+        _chosen["radix"] = radix_is_faster()
+    return _chosen["radix"]
+
+
+def radix_is_faster(size: int = CHOOSE_SAMPLE, repeat: int = 3) -> bool:
+    """Time both sorts (best of ``repeat``, compiled first) on ``size`` fixed Gaussian values:
+    whether the radix order was faster than the packed keys' ``np.sort`` path."""
+    import time
+
+    z = np.random.default_rng(0).standard_normal(size)
+    k = max(1, int(size - 1).bit_length())
+    zmin, zmax = _min_max(z)
+
+    def packed():
+        s = sorted_keys(z, k)[0]
+        order, zs = s.view(np.int64), np.empty(size)
+        _unpack(s, z, k, np.empty(0), order, zs, np.empty(0))
+        _neighbours(zs)
+
+    def radix():
+        _radix_order(z, k, float(zmin), float(zmax - zmin), np.empty(0))
+
+    best = {}
+    for name, fn in (("packed", packed), ("radix", radix)):
+        fn()
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        best[name] = min(times)
+    return best["radix"] <= best["packed"]
+
+
 def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):
     """(order, z[order], Y[order] or None, whether two sorted neighbours are equal): what
     :func:`stable_order` gives, and the construction's tie test from the same pass."""
@@ -190,11 +381,19 @@ def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):
         order = np.arange(n, dtype=np.int64)
         return order, z[order], None if Y is None else Yc[order], False
     k = max(1, int(n - 1).bit_length())
-    s, affine, zmin, scale = sorted_keys(z, k)
-    # the order goes into the keys' own memory (fresh memory costs its page faults); one label
-    # column is gathered in the same pass, into numpy's memory (huge pages for large arrays)
-    order, zs = s.view(np.int64), np.empty(n)
+    # one label column is gathered in the same pass as the order, into numpy's memory
     y1 = Yc[:, 0] if Yc is not None and Yc.shape[1] == 1 else np.empty(0)
+    zmin, zmax = _min_max(z)
+    with np.errstate(over="ignore"):
+        span = zmax - zmin
+    use_radix = 0 < span < np.inf and _radix_chosen(n)
+    radix = _radix_order(z, k, float(zmin), float(span), y1) if use_radix else None
+    if radix is not None:
+        order, zs, ys, ties = radix
+        return order, zs, _labels(Yc, order, ys), bool(ties)
+    s, affine, zmin, scale = sorted_keys(z, k)
+    # the order goes into the keys' own memory (fresh memory costs its page faults)
+    order, zs = s.view(np.int64), np.empty(n)
     ys = np.empty(y1.size)
     _unpack(s, z, k, y1, order, zs, ys)
     descends, ties = _neighbours(zs)
@@ -210,8 +409,11 @@ def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):
             if ys.size:
                 ys[pos] = y1[order[pos]]
         ties = _neighbours(zs)[1]
+    return order, zs, _labels(Yc, order, ys), bool(ties)
+
+
+def _labels(Yc, order, ys):
+    """Y[order]: the one column gathered with the order (ys), else gathered now; None without Y."""
     if Yc is None:
-        Ys = None
-    else:
-        Ys = ys.reshape(n, 1) if ys.size == n else Yc[order]
-    return order, zs, Ys, bool(ties)
+        return None
+    return ys.reshape(order.size, 1) if ys.size == order.size else Yc[order]

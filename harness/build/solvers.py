@@ -22,11 +22,15 @@ from typing import Protocol
 
 import numpy as np
 
+from numba import njit
+
 from ..core.arith import require_per_op
 from ..core.errors import HarnessError
+from ..core.kernels import hardware_rounded, step_f64
 from ..core.registry import Registry
+from .biases import finish_knots, first_knot, fixed_theta, interleaves, knot_f64
 
-__all__ = ["SOLVERS", "LAPACK_MAX_BYTES", "EXACT_MAX_N"]
+__all__ = ["SOLVERS", "LAPACK_MAX_BYTES", "EXACT_MAX_N", "knots_and_recurrence"]
 
 class Solver(Protocol):
     """A solver: ``W`` (n, k) carriers in the working format, from z, b, Y (carriers already
@@ -105,3 +109,49 @@ def exact(z, b, Y, fmt, F, seed):
     target = fmt.storage if isinstance(fmt, Arithmetic) else fmt
     sol = solve_exact(z.tolist(), b.tolist(), Y)
     return np.array([[round_fraction(v, target) for v in row] for row in sol], dtype=np.float64)
+
+
+@njit(cache=True)
+def _knots_and_recurrence_f64(z, b0, theta, Y, b, W):
+    """Knots (:func:`harness.build.biases.knot_f64`) and the recurrence's weights
+    (:func:`harness.core.kernels.step_f64`) in one pass over z: fill b and W; (knots moved, first
+    index that fails to interleave or -1). The recurrence is a chain of dependent divisions; the
+    knot's few independent operations run in its shadow (a separate knot pass costs ~2.5 ms at
+    10^6 here, this one nothing measurable). Further label columns reuse the knots."""
+    n, k = Y.shape
+    moved = 0
+    bad = -1
+    S = 0.0
+    T = 0.0
+    for i in range(n):
+        v, m = knot_f64(z, i, b0, theta)
+        moved += m
+        b[i] = v
+        if bad < 0 and not interleaves(z, i, v):
+            bad = i
+        W[i, 0], S, T = step_f64(Y[i, 0], z[i], v, S, T)
+    for c in range(1, k):
+        S = 0.0
+        T = 0.0
+        for i in range(n):
+            W[i, c], S, T = step_f64(Y[i, c], z[i], b[i], S, T)
+    return moved, bad
+
+
+def knots_and_recurrence(bias, z, Y, fmt, F, solver, first_offset=None):
+    """(b, knots moved, W) from one pass, where it gives what :func:`harness.build.biases.place`
+    followed by ``solver`` (the registry entry's function) gives, bit for bit
+    (tests/test_biases.py): this module's recurrence in float64 with round to nearest and the
+    built-in knots at one fraction of every gap (midpoint, left, fraction:theta). None otherwise
+    (another function served under those names included), or for an empty z: the caller then
+    places and solves apart. The same checks as ``place``, in its order, raise the same errors
+    (W is then discarded)."""
+    theta = fixed_theta(bias, z, fmt)  # None unless float64 (an arithmetic S@A is not) and one theta
+    if solver is not recurrence or theta is None or not hardware_rounded(F) or z.size == 0:
+        return None
+    b0, off = first_knot(z, fmt, first_offset)
+    b = np.empty(z.size)  # numpy's allocations: huge pages for large arrays, fewer page faults
+    W = np.empty(Y.shape)
+    moved, bad = _knots_and_recurrence_f64(np.ascontiguousarray(z), b0, theta, np.ascontiguousarray(Y), b, W)
+    finish_knots(z, b, off, fmt, bad)
+    return b, int(moved), W

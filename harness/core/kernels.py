@@ -24,7 +24,7 @@ from .rounding import (STREAM_BACKSUB, STREAM_EVAL_PREFIX, STREAM_FORWARD, STREA
                        STREAM_RECURRENCE, radd, rdiv, rmul, rnd, rsub, stream)
 
 __all__ = [
-    "project", "project_f64", "solve_recurrence", "solve_backsub", "eval_sequential",
+    "project", "project_f64", "solve_recurrence", "step_f64", "solve_backsub", "eval_sequential",
     "eval_compensated", "eval_prefix", "prefix_sums",
 ]
 
@@ -97,12 +97,16 @@ def _recurrence_f64(z, b, Y, out=None):
         S = 0.0
         T = 0.0
         for i in range(n):
-            num = (Y[i, c] - z[i] * S) + T
-            w = num / (z[i] - b[i])
-            W[i, c] = w
-            S = S + w
-            T = T + w * b[i]
+            W[i, c], S, T = step_f64(Y[i, c], z[i], b[i], S, T)
     return W
+
+
+@njit(cache=True, inline="always")
+def step_f64(y, z, b, S, T):
+    """One step of the recurrence in float64, round to nearest: (w, S + w, T + w*b) with
+    ``w = ((y - z*S) + T) / (z - b)``, each operation rounded by the hardware, in this order."""
+    w = ((y - z * S) + T) / (z - b)
+    return w, S + w, T + w * b
 
 
 @njit(cache=True)

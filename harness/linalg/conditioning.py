@@ -76,18 +76,37 @@ def cond_structured(z, b, norms=None) -> tuple:
     return _log2(n1) + inv1, _log2(ninf) + invinf
 
 
+#: cond_estimate runs its two norm estimates on two threads from this n on (below, a thread's
+#: start costs more than it saves).
+ESTIMATE_THREADS_FROM = 1 << 16
+
+
 def cond_estimate(z, b, norms=None) -> tuple:
-    """(cond_1, cond_inf, NormEstimate for ||M^-1||_1, for ||M^-1||_inf): matrix-free, O(n)."""
+    """(cond_1, cond_inf, NormEstimate for ||M^-1||_1, for ||M^-1||_inf): matrix-free, O(n).
+
+    The two estimates are independent chains of O(n) solves (Numba, GIL released): for n >=
+    ESTIMATE_THREADS_FROM they run on two threads, each the same computation as alone (nothing
+    is shared), so the same bits (tests/test_conditioning.py)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .normest import onenorm_estimate
     from .operators import solve, solve_t
 
     z, b = _f(z, b)
     n = z.size
     n1, ninf = norms or matrix_norms(z, b)
-    with np.errstate(over="ignore", invalid="ignore"):
-        e1 = onenorm_estimate(lambda v: solve(z, b, v), lambda v: solve_t(z, b, v), n)
-        # ||M^-1||_inf = ||M^-T||_1
-        einf = onenorm_estimate(lambda v: solve_t(z, b, v), lambda v: solve(z, b, v), n)
+
+    def estimate(matvec, rmatvec):
+        with np.errstate(over="ignore", invalid="ignore"):  # per thread: numpy's error state is
+            return onenorm_estimate(lambda v: matvec(z, b, v), lambda v: rmatvec(z, b, v), n)
+
+    # ||M^-1||_inf = ||M^-T||_1
+    if n < ESTIMATE_THREADS_FROM:
+        e1, einf = estimate(solve, solve_t), estimate(solve_t, solve)
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix="cond-estimate") as pool:
+            f1, finf = pool.submit(estimate, solve, solve_t), pool.submit(estimate, solve_t, solve)
+            e1, einf = f1.result(), finf.result()
     return n1 * e1.value, ninf * einf.value, e1, einf
 
 

@@ -219,9 +219,10 @@ def apply_t(z, b, v):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def solve(z, b, y):
-    """``M^-1 y`` in O(n), gap form: ``x_i = ((y_i - y_(i-1)) - g_i S_(i-1)) / d_i`` (float64)."""
+    """``M^-1 y`` in O(n), gap form: ``x_i = ((y_i - y_(i-1)) - g_i S_(i-1)) / d_i`` (float64).
+    Releases the GIL (cond_estimate runs its two norm estimates on two threads)."""
     n = z.size
     x = np.empty(n)
     S = 0.0
@@ -235,9 +236,9 @@ def solve(z, b, y):
     return x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def solve_t(z, b, v):
-    """``M^-T v`` in O(n): ``x_j = ((v_j - v_(j+1)) - h_j R_(j+1)) / d_j`` (float64)."""
+    """``M^-T v`` in O(n): ``x_j = ((v_j - v_(j+1)) - h_j R_(j+1)) / d_j`` (float64); releases the GIL."""
     n = z.size
     x = np.empty(n)
     R = 0.0
