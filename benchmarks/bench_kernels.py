@@ -63,7 +63,7 @@ def _warm():
 
 def test_construct_1e7_vs_argsort(benchmark, ratio):
     """construct() (sort, knots, recurrence) on 10^7 given projections: target within 1.5x argsort
-    (measured on an AMD EPYC, Zen 4: 0.24x)."""
+    (measured on an Intel Xeon: 0.27-0.33x; on an AMD EPYC, Zen 4, with the previous radix order: 0.24x)."""
     import harness
 
     rng = np.random.default_rng(0)
@@ -82,9 +82,11 @@ def test_construct_d16_vs_argsort(benchmark, ratio, n):
     construction sorts packed integer keys (harness.build.ordering: a radix sort, or numpy's
     integer sort where that is faster), so the floor it is measured against is not the sort it
     uses; ``ratio_vs_sort`` records the ratio to np.sort of the same values too. Measured on an
-    AMD EPYC (Zen 4, numpy's AVX-512 sort slow there): 0.41x argsort at 10^6 (35.9 ms), 0.26x at
-    10^7 (0.46 s); with numpy's sort of 64-bit keys and a separate knot pass it was 0.78x / 0.73x
-    here, and 1.27-1.33x / 0.59x on an earlier session's machine whose numpy sort was ~10x faster."""
+    Intel Xeon (2 cores, AVX-512, numpy 2.4.6), three runs: 0.98-1.08x argsort at 10^6 (34 ms),
+    0.47-0.48x at 10^7 (0.46-0.49 s); before the bucketed radix order, the reused buffers and the
+    knot helpers' scalar arguments, 1.10-1.67x and 0.52-0.71x there. On an AMD EPYC (Zen 4,
+    numpy's AVX-512 sort slow there): 0.41x at 10^6, 0.26x at 10^7 with the LSD radix order that
+    preceded the buckets."""
     import harness
 
     rng = np.random.default_rng(0)

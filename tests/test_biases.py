@@ -63,9 +63,15 @@ def _place_then_solve(strategy, z, Y, off, fused):
     F = F64.kernel_spec()
     with np.errstate(over="ignore", invalid="ignore"):
         try:
-            if fused:
-                out = knots_and_recurrence(strategy, z, Y, F64, F, SOLVERS.get("recurrence").func, off)
+            if fused:  # as construct calls it: the knots into spare memory, the weights over the labels
+                rec = SOLVERS.get("recurrence").func
+                out = knots_and_recurrence(strategy, z, Y, F64, F, rec, off)
                 assert out is not None, "the one-pass kernel must apply here"
+                Yc, spare = Y.copy(), np.full(z.size, np.nan)
+                inplace = knots_and_recurrence(strategy, z, Yc, F64, F, rec, off, b=spare, W=Yc)
+                assert inplace[0] is spare and inplace[2] is Yc and inplace[1] == out[1]
+                for x, y in ((out[0], spare), (out[2], Yc)):
+                    assert np.array_equal(x.view(np.uint64), y.view(np.uint64))
                 return out
             b, moved = biases.place(strategy, z, F64, rng_for(0, "bias"), off)
             return b, moved, SOLVERS.get("recurrence").func(z, b, Y, F64, F, 0)
@@ -108,6 +114,10 @@ def test_the_one_pass_applies_only_where_it_is_the_same_computation():
     fmt, arith = split_target("bfloat16@float32")
     assert knots_and_recurrence("midpoint", z, Y, arith, arith.layers[0].kernel(), rec) is None
     assert knots_and_recurrence("midpoint", z[:0], Y[:0], F64, F, rec) is None
+    for b, W in ((np.empty(2), None), (None, np.empty((3, 2))), (np.empty(3, np.float32), None),
+                 (None, np.empty((3, 2))[:, :1]), (np.empty(6)[::2], None)):
+        with pytest.raises(ValueError, match="output array"):
+            knots_and_recurrence("midpoint", z, Y, F64, F, rec, b=b, W=W)
 
 
 def test_functions_substituted_in_the_registries_are_used_not_bypassed():

@@ -162,14 +162,50 @@ def test_a_chunk_boundary_inside_a_run_moves_to_the_run_s_end():
 
 
 def test_auto_picks_by_timing_and_both_answers_agree(monkeypatch):
-    """SORT_PATH "auto": the radix order at or below CHOOSE_ABOVE rows, above it the faster of the
-    two on a fixed sample, timed once per process; whichever it picks, the order is the same."""
+    """SORT_PATH "auto": the radix order at or below CHOOSE_ABOVE rows, above it the radix order
+    unless the packed keys were CHOOSE_MARGIN times faster on a fixed sample, timed once per
+    process (both give the same order: the equality table runs each)."""
     monkeypatch.setattr(ordering, "SORT_PATH", "auto")
     monkeypatch.setattr(ordering, "_chosen", {})
     assert ordering._radix_chosen(ordering.CHOOSE_ABOVE) and ordering._chosen == {}
-    monkeypatch.setattr(ordering, "radix_is_faster", lambda: False)
+    monkeypatch.setattr(ordering, "prefer_radix", lambda: False)
     assert not ordering._radix_chosen(ordering.CHOOSE_ABOVE + 1) and ordering._chosen == {"radix": False}
-    monkeypatch.setattr(ordering, "radix_is_faster", lambda: pytest.fail("timed twice"))
+    monkeypatch.setattr(ordering, "prefer_radix", lambda: pytest.fail("timed twice"))
     assert not ordering._radix_chosen(10**7)  # remembered for the process
     monkeypatch.undo()
-    assert ordering.radix_is_faster(size=5000, repeat=1) in (True, False)  # the real timing runs
+    assert ordering.prefer_radix(size=5000, repeat=1) in (True, False)  # the real timing runs
+    assert ordering.prefer_radix(size=5000, repeat=1, margin=1e9)  # the margin: radix unless far slower
+    assert not ordering.prefer_radix(size=5000, repeat=1, margin=1e-9)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3])
+def test_the_bucket_sort_is_the_sort_of_the_packed_keys(T):
+    """The radix order's two stages (one scatter into buckets by the top value bits, then each
+    bucket alone: insertion sort at most RADIX_INSERTION rows, two LSD passes above) give the
+    packed keys' sorted order, the values and labels moved with them, for any number of chunks:
+    many small buckets, buckets past the insertion limit, and one bucket holding nearly every row."""
+    rng = np.random.default_rng(10 + T)
+    cases = [rng.standard_normal(3000), rng.standard_normal(200_000),
+             np.r_[rng.random(50_000), 1e6]]  # all but one row in the lowest bucket
+    for z in cases:
+        n = z.size
+        k = int(n - 1).bit_length()
+        bits = k + ordering.RADIX_SPARE_BITS
+        zmin, zmax = ordering._min_max(z)
+        scale = float(2.0 ** (bits - 1)) / float(zmax - zmin)
+        y = rng.standard_normal(n)
+        keys, zs, ys = np.empty(n, np.uint64), np.empty(n), np.empty(n)
+        top = -(-bits // 3)
+        starts = ordering._bucket_scatter(z, y, k, zmin, scale, k + bits - top, top, T, keys, zs, ys)
+        sizes = np.diff(starts)
+        ordering._sort_buckets(keys, zs, ys, starts, k, bits - top, T)
+        packed = np.empty(n, np.uint64)
+        ordering._packed(z, k, True, zmin, scale, packed)
+        expect = (np.sort(packed) & np.uint64((1 << k) - 1)).astype(np.int64)
+        assert np.array_equal(keys.view(np.int64), expect)
+        assert np.array_equal(zs, z[expect]) and np.array_equal(ys, y[expect])
+        if n == 200_000:  # both branches ran
+            assert np.any((sizes >= 2) & (sizes <= ordering.RADIX_INSERTION))
+            assert np.any(sizes > ordering.RADIX_INSERTION)
+        if n == 50_001:
+            assert sizes.max() == n - 1

@@ -7,17 +7,24 @@ distinct integers orders the rows correctly except within runs of equal value ke
 index decides; fixing those runs by value gives, element for element,
 ``np.argsort(z, kind="stable")``. Two ways to sort the keys:
 
-1. **Radix order** (the usual path): only c + 1 = k + RADIX_SPARE_BITS value bits, sorted by a
-   parallel LSD radix sort in digits of at most RADIX_DIGIT_BITS bits (2 passes at 10^6, 3 at
-   10^7-10^8; stable, so equal keys stay in index order), then one streaming pass that unpacks
-   the order and insertion-sorts each run of equal keys by value (stable: strict comparisons).
-   With 2^c >= 16n key values, a row rarely shares its key; when the fix-up would move more than
-   RADIX_FIXUP_BUDGET rows per row (values far closer together than the range is wide), the
-   packed 64-bit keys are used instead. Its cost does not depend on numpy's sort kernel, which
-   varies tenfold between CPUs: numpy's AVX-512 sort (x86-simd-sort) is ~10x its argsort on
-   Intel, but on AMD Zen 4 its memory-destination compress-stores are microcoded and it runs at
-   scalar speed (measured on one, numpy 2.4.6: np.sort of 10^6 packed keys 56 ms, the 3 radix
-   passes 5.1 ms; at 10^7, 669 ms and 96 ms). SORT_PATH "auto" picks the faster per process.
+1. **Radix order** (the usual path): only c + 1 = k + RADIX_SPARE_BITS value bits. One parallel
+   pass computes each row's key from its value and scatters it, with the value and the label
+   beside it (read in input order: no random gathers), into 2^ceil(bits/3) buckets by the top
+   third of the value bits (stable: per-chunk histograms, chunk t after chunks < t); then each
+   bucket, a few thousand rows that stay in cache, is sorted alone by the rest of its value bits
+   (two LSD passes, or an insertion sort at most RADIX_INSERTION rows), the values and labels
+   moved with the keys, and each key becomes its row index in place. Equal keys stay in index
+   order; one streaming pass then insertion-sorts each run of equal keys by value (stable:
+   strict comparisons). With 2^c >= 16n key values, a row rarely shares its key; when the fix-up
+   would move more than RADIX_FIXUP_BUDGET rows per row (values far closer together than the
+   range is wide), the packed 64-bit keys are used instead. Its cost does not depend on numpy's
+   sort kernel, which varies tenfold between CPUs: numpy's AVX-512 sort (x86-simd-sort) is ~10x
+   its argsort on Intel, but on AMD Zen 4 its memory-destination compress-stores are microcoded
+   and it runs at scalar speed (measured on one, numpy 2.4.6: np.sort of 10^6 packed keys 56
+   ms). Measured on an Intel Xeon (2 cores, AVX-512), on projections of uniform points on a
+   Gaussian direction with one label column: the radix order of 10^6 in 16-22 ms, numpy's
+   argsort 36 ms; of 10^7, 0.19-0.22 s against 0.94-1.06 s (``pytest benchmarks -k order_vs``).
+   SORT_PATH "auto" keeps the radix order unless the packed keys' path is clearly faster here.
 2. **Packed 64-bit keys**: c = 63 - k (the values fill half the 64 - k key bits; where the range
    is 0 or overflows, the float's bits: sign bit flipped for positives, all bits flipped for
    negatives), one ``np.sort``, then only the runs of equal keys that hold a descent re-sorted
@@ -36,16 +43,15 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-__all__ = ["stable_order", "sort_projections", "gather_rows", "radix_is_faster", "SORT_PATH", "FALLBACK_SHARE",
-           "RADIX_SPARE_BITS", "RADIX_DIGIT_BITS", "RADIX_FIXUP_BUDGET"]
+__all__ = ["stable_order", "sort_projections", "gather_rows", "prefer_radix", "SORT_PATH", "CHOOSE_MARGIN",
+           "FALLBACK_SHARE", "RADIX_SPARE_BITS", "RADIX_INSERTION", "RADIX_FIXUP_BUDGET"]
 
 #: Packed 64-bit keys: rows in runs of equal keys to fix above this share: numpy's stable argsort instead.
 FALLBACK_SHARE = 0.25
 #: Radix order: value-key bits beyond the index's k, so 2^(k + RADIX_SPARE_BITS - 1) >= 16n key values.
 RADIX_SPARE_BITS = 5
-#: Radix order: bits of one digit at most (2^10 buckets: each thread's write positions stay in
-#: cache; wider digits, fewer passes, cost twice as much a pass here). 3 passes to n = 2^25.
-RADIX_DIGIT_BITS = 10
+#: Radix order: buckets of at most this many rows are insertion-sorted, larger ones by two LSD passes.
+RADIX_INSERTION = 32
 #: Radix order: rows moved by the fix-up's insertion sorts, per row, before the packed keys take over.
 RADIX_FIXUP_BUDGET = 4
 
@@ -170,31 +176,132 @@ def _min_max(z):
 
 
 @njit(cache=True, parallel=True)
-def _radix_pass(src, dst, shift, bits, T):
-    """One stable LSD pass: src's keys into dst by their digit ``(key >> shift) & (2^bits - 1)``.
-    T chunks in parallel, each with its own histogram and write positions (chunk t's keys of a
-    digit go after those of chunks < t): the same result for any number of threads."""
-    n = src.size
+def _bucket_scatter(z, y, k, zmin, scale, shift, bits, T, keys, zb, yb):
+    """The radix order's one pass over the whole input: each row's packed key (affine value key
+    above its index), computed from z, into keys by its top value digit ``(key >> shift) &
+    (2^bits - 1)``, its value and its label (y of size 0: none) beside it in zb, yb. T chunks in
+    parallel, each with its own histogram and write positions (chunk t's rows of a digit go after
+    those of chunks < t): stable, the same for any T. Returns the 2^bits + 1 bucket starts."""
+    n = z.size
     R = 1 << bits
     mask = np.uint64(R - 1)
     sh = np.uint64(shift)
+    kk = np.uint64(k)
+    carry_y = y.size == n
     pos = np.zeros((T, R), dtype=np.int64)
     for t in prange(T):
         for i in range(t * n // T, (t + 1) * n // T):
-            pos[t, np.int64((src[i] >> sh) & mask)] += 1
+            pos[t, np.int64(((_affine_key(z[i], zmin, scale) << kk) >> sh) & mask)] += 1
+    starts = np.empty(R + 1, dtype=np.int64)
     total = 0
     for r in range(R):  # exclusive offsets: digit-major, chunk-minor
+        starts[r] = total
         for t in range(T):
             c = pos[t, r]
             pos[t, r] = total
             total += c
+    starts[R] = total
     for t in prange(T):
         for i in range(t * n // T, (t + 1) * n // T):
-            v = src[i]
+            v = (_affine_key(z[i], zmin, scale) << kk) | np.uint64(i)
             r = np.int64((v >> sh) & mask)
             q = pos[t, r]
-            dst[q] = v
+            keys[q] = v
+            zb[q] = z[i]
+            if carry_y:
+                yb[q] = y[i]
             pos[t, r] = q + 1
+    return starts
+
+
+@njit(cache=True)
+def _bucket_lsd(a, az, ay, b, bz, by, lo, hi, shift, d, count, carry_y):
+    """Two stable passes of d bits from bit ``shift`` up over the keys a[lo:hi], their values az
+    and labels ay moved with them, through the scratch b, bz, by (from 0) and back."""
+    R = 1 << d
+    mask = np.uint64(R - 1)
+    for p in range(2):
+        sh = np.uint64(shift + p * d)
+        count[:R] = 0
+        for i in range(lo, hi):
+            src = a[i] if p == 0 else b[i - lo]
+            count[np.int64((src >> sh) & mask)] += 1
+        total = 0
+        for r in range(R):
+            c = count[r]
+            count[r] = total
+            total += c
+        for i in range(lo, hi):
+            if p == 0:
+                v = a[i]
+                q = count[np.int64((v >> sh) & mask)]
+                b[q] = v
+                bz[q] = az[i]
+                if carry_y:
+                    by[q] = ay[i]
+            else:
+                v = b[i - lo]
+                q = count[np.int64((v >> sh) & mask)]
+                a[lo + q] = v
+                az[lo + q] = bz[i - lo]
+                if carry_y:
+                    ay[lo + q] = by[i - lo]
+            count[np.int64((v >> sh) & mask)] = q + 1
+
+
+@njit(cache=True)
+def _insert(a, b, c, lo, p, carry_c):
+    """Move row p of the parallel arrays a, b and c (c only where ``carry_c``) down to just after
+    the last row in [lo, p) whose a is <= a[p] (strict comparisons: equal values keep their
+    order); the rows between move up one. Returns its new position."""
+    v, vb = a[p], b[p]
+    vc = c[p] if carry_c else 0.0
+    q = p
+    while q > lo and a[q - 1] > v:
+        a[q] = a[q - 1]
+        b[q] = b[q - 1]
+        if carry_c:
+            c[q] = c[q - 1]
+        q -= 1
+    a[q] = v
+    b[q] = vb
+    if carry_c:
+        c[q] = vc
+    return q
+
+
+@njit(cache=True, parallel=True)
+def _sort_buckets(keys, zb, yb, starts, k, low, T):
+    """Sort each bucket keys[starts[r]:starts[r+1]] (values and labels moved with it) by its keys'
+    ``low`` bits above the k index bits (the bits above are the bucket's, the index is already in
+    order): two LSD passes through a scratch of the group's largest bucket (in cache for any
+    usual data), or an insertion sort at most RADIX_INSERTION rows; then each key becomes its
+    index, in place. T groups of buckets in parallel, a bucket to the group its first row is in."""
+    n = keys.size
+    d = (low + 1) // 2
+    mask = (np.uint64(1) << np.uint64(k)) - np.uint64(1)
+    carry_y = yb.size == n
+    for t in prange(T):
+        first, last = t * n // T, (t + 1) * n // T
+        widest = 0
+        for r in range(starts.size - 1):
+            if first <= starts[r] < last:
+                widest = max(widest, starts[r + 1] - starts[r])
+        count = np.empty(1 << d, dtype=np.int64)
+        b = np.empty(widest, dtype=np.uint64)
+        bz = np.empty(widest)
+        by = np.empty(widest if carry_y else 0)
+        for r in range(starts.size - 1):
+            lo, hi = starts[r], starts[r + 1]
+            if lo < first or lo >= last:
+                continue
+            if hi - lo <= RADIX_INSERTION:  # distinct keys: any sort gives the one answer
+                for p in range(lo + 1, hi):
+                    _insert(keys, zb, yb, lo, p, carry_y)
+            else:
+                _bucket_lsd(keys, zb, yb, b, bz, by, lo, hi, k, d, count, carry_y)
+            for i in range(lo, hi):
+                keys[i] &= mask
 
 
 @njit(cache=True)
@@ -241,21 +348,9 @@ def _radix_fixup(zs, order, ys, zmin, scale, bounds, budget):
             if zs[p - 1] == zj:
                 tie[t] = True
                 continue
-            j = order[p]
-            yj = ys[p] if carry_y else 0.0
-            q = p
-            while q > start and zs[q - 1] > zj:
-                order[q] = order[q - 1]
-                zs[q] = zs[q - 1]
-                if carry_y:
-                    ys[q] = ys[q - 1]
-                q -= 1
+            q = _insert(zs, order, ys, start, p, carry_y)
             if q > start and zs[q - 1] == zj:
                 tie[t] = True
-            order[q] = j
-            zs[q] = zj
-            if carry_y:
-                ys[q] = yj
             moves += p - q
             if moves > limit:
                 within[t] = False
@@ -274,19 +369,15 @@ def _radix_order(z, k, zmin, span, y1, T: int | None = None):
     scale = float(2.0 ** (bits - 1)) / span
     if not np.isfinite(scale):  # a subnormal span
         return None
-    passes = -(-bits // RADIX_DIGIT_BITS)
-    digit = -(-bits // passes)
     if T is None:
         T = max(1, min(get_num_threads(), n // 4096))
-    s, s2 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)  # numpy's: huge pages
-    _packed(z, k, True, zmin, scale, s)
-    for p in range(passes):
-        _radix_pass(s, s2, k + p * digit, digit, T)
-        s, s2 = s2, s
-    # the order into the sorted keys' own memory, the values into the other buffer's (fresh
-    # memory costs its page faults); one label column gathered in the same pass
-    order, zs, ys = s.view(np.int64), s2.view(np.float64), np.empty(y1.size)
-    _unpack(s, z, k, y1, order, zs, ys)
+    # one pass into 2^(bits/3) buckets by the top third of the value bits, values and labels
+    # moved with the keys (read in order: no gathers), then each bucket sorted alone, in cache
+    keys, zs, ys = np.empty(n, dtype=np.uint64), np.empty(n), np.empty(y1.size)
+    top = -(-bits // 3)
+    starts = _bucket_scatter(z, y1, k, zmin, scale, k + bits - top, top, T, keys, zs, ys)
+    _sort_buckets(keys, zs, ys, starts, k, bits - top, T)
+    order = keys.view(np.int64)
     within, ties = _radix_fixup(zs, order, ys, zmin, scale, _run_bounds(zs, zmin, scale, T),
                                 RADIX_FIXUP_BUDGET)
     if not within:
@@ -321,12 +412,15 @@ def stable_order(z: np.ndarray, Y: np.ndarray | None = None):
 
 
 #: Which sort orders the keys: "radix", "packed", or "auto": the radix order up to
-#: CHOOSE_ABOVE rows, and above that whichever of the two was faster on a fixed sample of
-#: CHOOSE_SAMPLE rows, timed once per process (numpy's sort varies tenfold between CPUs; see the
-#: module's docstring). Both give the same order, so the choice changes the time, never a bit.
+#: CHOOSE_ABOVE rows, and above that the radix order unless the packed keys' path took under
+#: 1 / CHOOSE_MARGIN of its time on a fixed sample of CHOOSE_SAMPLE rows, timed once per process
+#: (numpy's sort varies tenfold between CPUs; see the module's docstring; the margin keeps a
+#: shared machine's timing noise from switching the path). Both give the same order, so the
+#: choice changes the time, never a bit.
 SORT_PATH = "auto"
 CHOOSE_ABOVE = 1 << 16
 CHOOSE_SAMPLE = 1 << 18
+CHOOSE_MARGIN = 1.5
 _chosen: dict = {}
 
 
@@ -337,13 +431,13 @@ def _radix_chosen(n: int) -> bool:
     if n <= CHOOSE_ABOVE:
         return True
     if "radix" not in _chosen:
-        _chosen["radix"] = radix_is_faster()
+        _chosen["radix"] = prefer_radix()
     return _chosen["radix"]
 
 
-def radix_is_faster(size: int = CHOOSE_SAMPLE, repeat: int = 3) -> bool:
+def prefer_radix(size: int = CHOOSE_SAMPLE, repeat: int = 3, margin: float = CHOOSE_MARGIN) -> bool:
     """Time both sorts (best of ``repeat``, compiled first) on ``size`` fixed Gaussian values:
-    whether the radix order was faster than the packed keys' ``np.sort`` path."""
+    whether the radix order took at most ``margin`` times the packed keys' ``np.sort`` path."""
     import time
 
     z = np.random.default_rng(0).standard_normal(size)
@@ -368,7 +462,7 @@ def radix_is_faster(size: int = CHOOSE_SAMPLE, repeat: int = 3) -> bool:
             fn()
             times.append(time.perf_counter() - t0)
         best[name] = min(times)
-    return best["radix"] <= best["packed"]
+    return best["radix"] <= margin * best["packed"]
 
 
 def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):

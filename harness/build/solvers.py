@@ -123,13 +123,16 @@ def _knots_and_recurrence_f64(z, b0, theta, Y, b, W):
     bad = -1
     S = 0.0
     T = 0.0
+    prev = 0.0
     for i in range(n):
-        v, m = knot_f64(z, i, b0, theta)
+        cur = z[i]
+        v, m = knot_f64(prev, cur, b0, theta, i == 0)
         moved += m
         b[i] = v
-        if bad < 0 and not interleaves(z, i, v):
+        if bad < 0 and not interleaves(prev, v, cur, i == 0):
             bad = i
-        W[i, 0], S, T = step_f64(Y[i, 0], z[i], v, S, T)
+        W[i, 0], S, T = step_f64(Y[i, 0], cur, v, S, T)
+        prev = cur
     for c in range(1, k):
         S = 0.0
         T = 0.0
@@ -138,20 +141,30 @@ def _knots_and_recurrence_f64(z, b0, theta, Y, b, W):
     return moved, bad
 
 
-def knots_and_recurrence(bias, z, Y, fmt, F, solver, first_offset=None):
+def knots_and_recurrence(bias, z, Y, fmt, F, solver, first_offset=None, b=None, W=None):
     """(b, knots moved, W) from one pass, where it gives what :func:`harness.build.biases.place`
     followed by ``solver`` (the registry entry's function) gives, bit for bit
     (tests/test_biases.py): this module's recurrence in float64 with round to nearest and the
     built-in knots at one fraction of every gap (midpoint, left, fraction:theta). None otherwise
     (another function served under those names included), or for an empty z: the caller then
     places and solves apart. The same checks as ``place``, in its order, raise the same errors
-    (W is then discarded)."""
+    (W is then discarded). ``b``, ``W``: float64 C-contiguous arrays of z's and Y's shapes to
+    fill (memory the caller no longer needs; fresh memory costs its page faults), else new; W may
+    be Y itself (each label is read before its weight is written), which Y's caller then loses."""
     theta = fixed_theta(bias, z, fmt)  # None unless float64 (an arithmetic S@A is not) and one theta
     if solver is not recurrence or theta is None or not hardware_rounded(F) or z.size == 0:
         return None
     b0, off = first_knot(z, fmt, first_offset)
-    b = np.empty(z.size)  # numpy's allocations: huge pages for large arrays, fewer page faults
-    W = np.empty(Y.shape)
+    b = np.empty(z.size) if b is None else _filled(b, z.shape)  # numpy's: huge pages, fewer faults
+    W = np.empty(Y.shape) if W is None else _filled(W, Y.shape)
     moved, bad = _knots_and_recurrence_f64(np.ascontiguousarray(z), b0, theta, np.ascontiguousarray(Y), b, W)
     finish_knots(z, b, off, fmt, bad)
     return b, int(moved), W
+
+
+def _filled(out, shape):
+    """``out`` checked as the float64 C-contiguous array of ``shape`` to write a result into."""
+    if out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"an output array must be writable float64 C-contiguous of shape {shape}, "
+                         f"got {out.dtype} {out.shape}")
+    return out
