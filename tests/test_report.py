@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def wall(tmp_path_factory):
     f.write_text('fmt = ["float16"]\nbias = ["midpoint", "left"]\nd = 4\nseeds = 4\nn_min = 3\nn_max = 3072\n')
     spec = load_search(f)
     return {"config": spec.config.to_dict(), "search_file": str(f),
-            "records": failure_grid(spec.fmts, spec.biases, spec.config)}
+            "records": failure_grid(spec.fmts, spec.biases, spec.config),
+            "measured": {"date": "2026-12-04", "git_commit": "c7ad26f", "cpu": "a test's CPU", "peak_rss_gb": 0.2,
+                         "elapsed_s": 529}}
 
 
 #: A history of two runs: every tracked figure family, one figure only in the second run.
@@ -242,6 +245,9 @@ def test_the_wall_table_is_the_search_record_by_record(report, wall):
         assert row[4] == f"{max(c[0] for c in r['curve']):,}"
     html = (report.parent / "index.html").read_text()
     assert "The float16 wall" in html and "failure-point --config" in html
+    # how it was measured, from the file: the reference's date, commit, machine, memory and time
+    assert "measured 2026-12-04 at c7ad26f on a test's CPU, peak memory 0.2 GiB" in unescape(html)
+    assert "(a long search: 9 min when measured)" in html
     assert "n ~ 2^5.5 ~ 45" in html  # the heuristic from float16's p = 11: n^2 2^-11 ~ 1
 
 

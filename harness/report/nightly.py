@@ -331,7 +331,7 @@ def run_nightly(config="configs/nightly.toml", *, results="results", reports="re
         say("slow acceptance tests (pytest -m slow)")
         slow_code = run_slow_tests(tests_dir, quiet)
     say("report")
-    wall = Path(REFERENCE_CROSSCHECKS) / "wall-float64.json"  # committed: the search takes about an hour
+    wall = Path(REFERENCE_CROSSCHECKS) / "wall-float64.json"  # committed: a long search (its time in the file)
     index = build_report(run, dated, baseline_digest=base, current_digest=d, history=load_history(history),
                          crosschecks=ccs, pipelines=pipes, localities=locs, headline=heads, precision=prec,
                          wall=wall if wall.exists() else None)

@@ -679,6 +679,12 @@ def _headline(out, recs):
     return blocks
 
 
+def _minutes(secs) -> str:
+    """A search's duration: whole minutes from one minute on, else seconds."""
+    secs = float(secs)
+    return f"{secs / 60:.0f} min" if secs >= 60 else f"{secs:.0f} s"
+
+
 def _wall(data):
     """The float64 wall: where float64 itself fails, per bias strategy, from the committed search
     (``harness failure-point --config configs/wall.toml --json``): a table with intervals, the
@@ -696,7 +702,7 @@ def _wall(data):
         secs = float(r.get("seconds") or 0.0)
         rows.append([r["target"], r["bias"], _search_cell(r), r.get("cause") or "-",
                      f"{largest:,}" if largest else "-", f"{r['seeds']}",
-                     f"{secs / 60:.0f} min" if secs >= 60 else f"{secs:.0f} s"])
+                     _minutes(secs)])
     from ..core.formats import get_format
 
     fmts = list(dict.fromkeys(r["target"] for r in recs))
@@ -727,7 +733,9 @@ def _wall(data):
                                       + (f"; measured {made.get('date', '?')} at {str(made.get('git_commit'))[:10]} on "
                                          f"{made.get('cpu', '?')}, peak memory {made.get('peak_rss_gb', '?')} GiB"
                                          + (f" ({made['note']})" if made.get("note") else "") if made else "")
-                                      + ". Not rerun by the nightly (about an hour): a committed reference."))
+                                      + ". Not rerun by the nightly (a long search"
+                                      + (f": {_minutes(made['elapsed_s'])} when measured" if made.get("elapsed_s") else "")
+                                      + "): a committed reference."))
     return blocks
 
 
