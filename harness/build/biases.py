@@ -25,7 +25,7 @@ from ..core.errors import FormatOverflowError, HarnessError
 from ..core.registry import Registry
 
 __all__ = ["BIASES", "place", "check_interleave", "default_first_offset", "fractions_used", "first_knot",
-           "fixed_theta", "finish_knots", "knot_f64", "interleaves"]
+           "fixed_theta", "finish_knots", "knot_f64"]
 
 class Bias(Protocol):
     """A knot strategy: the interior knots from the sorted projections z, the Format, a
@@ -95,23 +95,21 @@ _FIXED_THETA = {"midpoint": (midpoint, lambda param: 0.5), "left": (left, lambda
 
 
 @njit(cache=True, inline="always")
-def knot_f64(prev, cur, b0, theta, first):
-    """(the knot below projection ``cur``, 1 if it was moved else 0) for one theta in float64:
-    ``b0`` for the first, else ``prev + theta * (cur - prev)`` (prev: the projection before), a
-    knot on or past its projection moved to the next float below it, as :func:`place` does with
-    arrays (tests/test_biases.py holds the two equal). Scalars only: with an array argument
-    this inlined helper made the knot pass ~8x slower (20 ms at 10^6, measured; likely
-    reference counting left in the caller's loop)."""
-    v = b0 if first else prev + theta * (cur - prev)
+def knot_f64(prev, cur, b0, theta, i, moved, bad):
+    """Knot i for one theta in float64, with the pass's counts: (knot, knots moved, first index
+    that fails to interleave or -1) after it. The knot is ``b0`` for i = 0, else ``prev + theta *
+    (cur - prev)`` (prev, cur: projections i - 1 and i), one on or past its projection moved to
+    the next float below it, as :func:`place` does with arrays (tests/test_biases.py holds the
+    two equal); it interleaves when ``prev <= knot < cur`` (``knot < cur`` for i = 0). Scalars
+    only: with an array argument this inlined helper made the knot pass ~8x slower (20 ms at
+    10^6, measured; likely reference counting left in the caller's loop)."""
+    v = b0 if i == 0 else prev + theta * (cur - prev)
     if v >= cur:
-        return np.nextafter(cur, -np.inf), 1
-    return v, 0
-
-
-@njit(cache=True, inline="always")
-def interleaves(prev, v, cur, first):
-    """Whether a knot v satisfies ``prev <= v < cur`` (``v < cur`` for the first)."""
-    return v < cur and (first or v >= prev)
+        v = np.nextafter(cur, -np.inf)
+        moved += 1
+    if bad < 0 and not (v < cur and (i == 0 or v >= prev)):
+        bad = i
+    return v, moved, bad
 
 
 @njit(cache=True)
@@ -119,15 +117,8 @@ def _knots_f64(z, b0, theta, b):
     """Fill b with :func:`knot_f64`; (knots moved, first index that fails to interleave or -1)."""
     moved = 0
     bad = -1
-    prev = 0.0
     for i in range(z.size):
-        cur = z[i]
-        v, m = knot_f64(prev, cur, b0, theta, i == 0)
-        moved += m
-        b[i] = v
-        if bad < 0 and not interleaves(prev, v, cur, i == 0):
-            bad = i
-        prev = cur
+        b[i], moved, bad = knot_f64(z[i - 1] if i else 0.0, z[i], b0, theta, i, moved, bad)
     return moved, bad
 
 

@@ -390,10 +390,9 @@ def gather_rows(Y: np.ndarray, order: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(Y, dtype=np.float64)[order])
 
 
-def sorted_keys(z: np.ndarray, k: int):
+def sorted_keys(z: np.ndarray, k: int, zmin: float, zmax: float):
     """(the packed keys of z, index in the low k bits, sorted in place by one vectorised sort;
-    whether the value key is the affine one; its zmin and scale)."""
-    zmin, zmax = _min_max(z)
+    whether the value key is the affine one; its zmin and scale). zmin, zmax: z's bounds."""
     with np.errstate(over="ignore"):
         span = zmax - zmin
     affine = bool(0 < span < np.inf)
@@ -445,10 +444,7 @@ def prefer_radix(size: int = CHOOSE_SAMPLE, repeat: int = 3, margin: float = CHO
     zmin, zmax = _min_max(z)
 
     def packed():
-        s = sorted_keys(z, k)[0]
-        order, zs = s.view(np.int64), np.empty(size)
-        _unpack(s, z, k, np.empty(0), order, zs, np.empty(0))
-        _neighbours(zs)
+        _packed_order(z, k, float(zmin), float(zmax), np.empty(0))
 
     def radix():
         _radix_order(z, k, float(zmin), float(zmax - zmin), np.empty(0))
@@ -463,6 +459,31 @@ def prefer_radix(size: int = CHOOSE_SAMPLE, repeat: int = 3, margin: float = CHO
             times.append(time.perf_counter() - t0)
         best[name] = min(times)
     return best["radix"] <= margin * best["packed"]
+
+
+def _packed_order(z, k, zmin, zmax, y1):
+    """(order, z[order], y1[order] or empty, ties) by the packed 64-bit keys (z's bounds given):
+    one np.sort, then the runs of equal keys that hold a descent fixed, or numpy's stable argsort
+    where those cover more than FALLBACK_SHARE of the rows."""
+    s, affine, zmin, scale = sorted_keys(z, k, zmin, zmax)
+    # the order goes into the keys' own memory (fresh memory costs its page faults)
+    order, zs = s.view(np.int64), np.empty(z.size)
+    ys = np.empty(y1.size)
+    _unpack(s, z, k, y1, order, zs, ys)
+    descends, ties = _neighbours(zs)
+    if descends:
+        pos, run_id = _bad_runs(_value_keys(zs, k, affine, zmin, scale), zs)
+        if pos.size > FALLBACK_SHARE * z.size:
+            order = np.argsort(z, kind="stable")
+            zs, ys = z[order], np.empty(0)  # the labels are gathered below
+        else:
+            sub = order[pos]
+            order[pos] = sub[np.lexsort((sub, z[sub], run_id))]
+            zs[pos] = z[order[pos]]
+            if ys.size:
+                ys[pos] = y1[order[pos]]
+        ties = _neighbours(zs)[1]
+    return order, zs, ys, ties
 
 
 def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):
@@ -481,28 +502,10 @@ def sort_projections(z: np.ndarray, Y: np.ndarray | None = None):
     with np.errstate(over="ignore"):
         span = zmax - zmin
     use_radix = 0 < span < np.inf and _radix_chosen(n)
-    radix = _radix_order(z, k, float(zmin), float(span), y1) if use_radix else None
-    if radix is not None:
-        order, zs, ys, ties = radix
-        return order, zs, _labels(Yc, order, ys), bool(ties)
-    s, affine, zmin, scale = sorted_keys(z, k)
-    # the order goes into the keys' own memory (fresh memory costs its page faults)
-    order, zs = s.view(np.int64), np.empty(n)
-    ys = np.empty(y1.size)
-    _unpack(s, z, k, y1, order, zs, ys)
-    descends, ties = _neighbours(zs)
-    if descends:
-        pos, run_id = _bad_runs(_value_keys(zs, k, affine, zmin, scale), zs)
-        if pos.size > FALLBACK_SHARE * n:
-            order = np.argsort(z, kind="stable")
-            zs, ys = z[order], np.empty(0)  # the labels are gathered below
-        else:
-            sub = order[pos]
-            order[pos] = sub[np.lexsort((sub, z[sub], run_id))]
-            zs[pos] = z[order[pos]]
-            if ys.size:
-                ys[pos] = y1[order[pos]]
-        ties = _neighbours(zs)[1]
+    result = _radix_order(z, k, float(zmin), float(span), y1) if use_radix else None
+    if result is None:  # not chosen, or it gave up (keys that do not fit, fix-up over budget)
+        result = _packed_order(z, k, float(zmin), float(zmax), y1)
+    order, zs, ys, ties = result
     return order, zs, _labels(Yc, order, ys), bool(ties)
 
 
